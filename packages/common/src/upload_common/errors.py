@@ -1,0 +1,90 @@
+"""Domain errors of the upload service.
+
+Every error the shared code raises derives from `UploadError`. Adapters translate provider errors
+(botocore, OS, database driver) into these, so callers never see a provider's exception; the API edge
+maps them to HTTP problem responses.
+"""
+
+from __future__ import annotations
+
+
+class UploadError(Exception):
+    """Base class of every domain error."""
+
+
+class ConfigurationError(UploadError):
+    """A setting is missing or has a value the service cannot use."""
+
+
+class NotFoundError(UploadError):
+    """The thing asked for does not exist."""
+
+
+class AreaNotFoundError(NotFoundError):
+    """No upload area with this uuid, or it was deleted."""
+
+
+class FileNotFoundInAreaError(NotFoundError):
+    """No file with this name in the upload area."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No object with this key in the object store."""
+
+
+class ConflictError(UploadError):
+    """The request conflicts with the current state of a record."""
+
+
+class AreaLockedError(ConflictError):
+    """The upload area is locked against uploads."""
+
+
+class AreaDeletedError(ConflictError):
+    """The upload area was deleted and is never revived."""
+
+
+class IllegalTransitionError(ConflictError):
+    """A state machine refused a transition from the current status."""
+
+    def __init__(self, machine: str, current: str, requested: str) -> None:
+        super().__init__(f"{machine}: cannot go from {current} to {requested}")
+        self.machine = machine
+        self.current = current
+        self.requested = requested
+
+
+class InvalidInputError(UploadError):
+    """A caller-supplied value is malformed (a name, a uuid, a range, a message body)."""
+
+
+class InvalidNameError(InvalidInputError):
+    """An object or file name is empty, too long, or escapes its area."""
+
+
+class StorageError(UploadError):
+    """The object store failed for a reason other than a missing object."""
+
+
+class QueueError(UploadError):
+    """The message queue failed."""
+
+
+class JobRunnerError(UploadError):
+    """The job runner could not submit, describe or cancel a job."""
+
+
+class CredentialsError(UploadError):
+    """Scoped upload credentials could not be issued."""
+
+
+class CredentialsNotOfferedError(CredentialsError):
+    """This deployment has no credential issuer: uploads go through the API."""
+
+
+class ChecksumError(UploadError):
+    """Checksums could not be computed or do not match."""
+
+
+class ContentChangedError(ChecksumError):
+    """The object changed while it was being read."""

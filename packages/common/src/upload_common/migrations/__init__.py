@@ -1,0 +1,1 @@
+"""Alembic migrations of the service database (script location `upload_common:migrations`)."""

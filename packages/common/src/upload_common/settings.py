@@ -1,0 +1,100 @@
+"""Typed settings read from the `UPLOAD_*` environment variables (DESIGN §8).
+
+An explicit argument beats the environment; the embedded default needs no variable at all. A bad value
+stops start-up with a `ConfigurationError` that names the variable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from upload_common.errors import ConfigurationError
+
+ENV_PREFIX = "UPLOAD_"
+GIB = 1024**3
+
+
+def _var_dir() -> Path:
+    return Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    """Settings shared by every package; a package may subclass it to add its own."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{_var_dir() / 'upload.db'}",
+        description="SQLAlchemy URL of the service database.",
+    )
+    storage_url: str = Field(
+        default_factory=lambda: f"file://{_var_dir() / 'storage'}",
+        description="Where objects live: file:///path or s3://bucket.",
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (emulators).")
+    queue_url: str = Field(default="db://", description="db:// or an SQS queue URL.")
+    job_runner: Literal["local", "aws-batch"] = Field(default="local", description="Who runs jobs.")
+    submitter_role_arn: str | None = Field(
+        default=None, description="Role assumed for scoped upload credentials; unset: not offered."
+    )
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(), description="Accepted Api-Key values, comma-separated."
+    )
+    ingest_url: str | None = Field(default=None, description="Base URL that receives notifications.")
+    ingest_secret: SecretStr | None = Field(default=None, description="HMAC secret for notifications.")
+    secret_key: SecretStr | None = Field(default=None, description="Server secret for job callback tokens.")
+    public_url: str | None = Field(default=None, description="Base URL that jobs use to call back.")
+    checksum_inline_max_bytes: int = Field(
+        default=10 * GIB, ge=0, description="Above this size checksumming runs as a job."
+    )
+    validators: dict[str, str] = Field(
+        default_factory=dict, description="JSON map of validator image name to local command."
+    )
+    host: str = Field(default="127.0.0.1", description="Where `make run` listens.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `make run` listens on.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str) -> str:
+        if not value.startswith(("file://", "s3://")):
+            raise ValueError("must start with file:// or s3://")
+        return value
+
+    @field_validator("validators", mode="before")
+    @classmethod
+    def _validators_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def var_dir(self) -> Path:
+        """Where the embedded default keeps generated secrets and local data."""
+        return _var_dir()
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Build settings from the environment and `overrides`, or stop with a message naming the variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None

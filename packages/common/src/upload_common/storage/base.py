@@ -1,0 +1,82 @@
+"""The `ObjectStore` interface: what every object store offers, whatever holds the bytes."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD of one object tells."""
+
+    key: str
+    size: int
+    etag: str  # without the quotes S3 puts around it
+    last_modified: datetime  # timezone-aware UTC
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # user metadata (x-amz-meta-*)
+
+
+class ObjectStore(abc.ABC):
+    """Keys are `<area uuid>/<name>`; names may contain `/`, spaces and any Unicode.
+
+    Implementations raise only domain errors (`upload_common.errors`): `ObjectNotFoundError` for a
+    missing key, `InvalidNameError` for a key the store refuses, `StorageError` for anything else.
+    """
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """Where the store lives: `s3://<bucket>` or `file:///<root>`."""
+
+    @abc.abstractmethod
+    def object_url(self, key: str) -> str:
+        """The URL of one key (`s3://bucket/key`, `file:///root/key`), as reported to clients."""
+
+    @abc.abstractmethod
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Store the stream's bytes under `key` (any size; memory stays bounded) and return its info."""
+
+    @abc.abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """The object's bytes as a readable stream; the caller closes it."""
+
+    @abc.abstractmethod
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes from offset `start` (fewer only at the end of the object)."""
+
+    @abc.abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """Size, ETag, content type, user metadata and last-modified time of one object."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str, *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, in key order, fetched page by page."""
+
+    @abc.abstractmethod
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Delete the keys (missing ones are not an error); return how many were asked for."""
+
+    @abc.abstractmethod
+    def get_tags(self, key: str) -> dict[str, str]:
+        """The object's tags."""
+
+    @abc.abstractmethod
+    def put_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        """Replace the object's whole tag set in one call."""
+
+    @abc.abstractmethod
+    def copy(self, source_key: str, destination_key: str) -> ObjectInfo:
+        """Server-side copy of one object (bytes, content type and metadata)."""

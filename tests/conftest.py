@@ -1,0 +1,108 @@
+"""Test harness shared by every package's tests.
+
+- AWS: dummy credentials and no metadata probing for every test (clients only ever reach moto).
+- PostgreSQL: one throwaway server per test session (or UPLOAD_TEST_DATABASE_URL), migrated once.
+- SQLite: one migrated database file per session.
+- `db_session` runs each test inside a transaction that is rolled back, on both databases.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from support.postgres import ThrowawayPostgres
+from upload_common.db import make_engine, upgrade
+
+_AWS_TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.update(_AWS_TEST_ENVIRONMENT)
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(name, None)
+    # No UPLOAD_* setting from the developer's shell leaks into a test.
+    for name in [n for n in os.environ if n.startswith("UPLOAD_") and n != "UPLOAD_TEST_DATABASE_URL"]:
+        del os.environ[name]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a migrated PostgreSQL database that lives for the whole session."""
+    existing = os.environ.get("UPLOAD_TEST_DATABASE_URL")
+    if existing:
+        upgrade(existing)
+        yield existing
+        return
+    server = ThrowawayPostgres().start()
+    try:
+        upgrade(server.url)
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a migrated SQLite database file that lives for the whole session."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'upload.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+def _rolled_back_session(engine: Engine) -> Iterator[Session]:
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A session in a transaction rolled back after the test, on PostgreSQL and on SQLite."""
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    yield from _rolled_back_session(engine)
+
+
+@pytest.fixture
+def pg_session(postgres_engine: Engine) -> Iterator[Session]:
+    """A session in a rolled-back transaction on PostgreSQL only."""
+    yield from _rolled_back_session(postgres_engine)
+
+
+@pytest.fixture
+def in_tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test in an empty working directory (the embedded default keeps its data under ./var)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
