@@ -88,11 +88,20 @@ def _rolled_back_session(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def db_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+_ENGINE_FIXTURES = {"postgresql": "postgres_engine", "sqlite": "sqlite_engine"}
+
+
+@pytest.fixture(params=list(_ENGINE_FIXTURES))
+def any_engine(request: pytest.FixtureRequest) -> Engine:
+    """The migrated engine of each database: the test runs once on PostgreSQL and once on SQLite."""
+    engine: Engine = request.getfixturevalue(_ENGINE_FIXTURES[request.param])
+    return engine
+
+
+@pytest.fixture
+def db_session(any_engine: Engine) -> Iterator[Session]:
     """A session in a transaction rolled back after the test, on PostgreSQL and on SQLite."""
-    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    yield from _rolled_back_session(engine)
+    yield from _rolled_back_session(any_engine)
 
 
 @pytest.fixture

@@ -17,7 +17,11 @@ from upload_common.statuses import (
 
 
 def make_area(session: Session, **fields: Any) -> UploadArea:
-    values: dict[str, Any] = {"uuid": str(uuid.uuid4()), "bucket": "test-bucket", "status": AreaStatus.UNLOCKED}
+    values: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "bucket": "test-bucket",
+        "status": AreaStatus.UNLOCKED,
+    }
     area = UploadArea(**(values | fields))
     session.add(area)
     session.flush()

@@ -7,7 +7,6 @@ user (Debian's package creates it). Binaries are found on PATH or under /usr/lib
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -26,8 +25,11 @@ def find_bindir() -> Path | None:
     initdb = shutil.which("initdb")
     if initdb and shutil.which("pg_ctl"):
         return Path(os.path.realpath(initdb)).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    return Path(candidates[0]).parent if candidates else None
+    # Debian's versioned layout; the newest major version wins.
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts[-3], reverse=True
+    )
+    return candidates[0].parent if candidates else None
 
 
 def _free_port() -> int:
@@ -58,17 +60,21 @@ class ThrowawayPostgres:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self._user is not None:
             command = ["runuser", "-u", self._user.pw_name, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({result.returncode}): {result.stderr or result.stdout}")
 
     def start(self) -> ThrowawayPostgres:
-        self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
+        )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
-        self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "start"
+        )
         return self
 
     def stop(self) -> None:

@@ -130,7 +130,9 @@ class File(TimestampMixin, Base):
     last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checksums: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     client_checksums: Mapped[dict[str, str] | None] = mapped_column(JSONType)
-    status: Mapped[FileStatus] = mapped_column(_status(FileStatus, "file_status"), default=FileStatus.UPLOADED)
+    status: Mapped[FileStatus] = mapped_column(
+        _status(FileStatus, "file_status"), default=FileStatus.UPLOADED
+    )
     origin: Mapped[FileOrigin] = mapped_column(_status(FileOrigin, "file_origin"), default=FileOrigin.STORE)
 
     area: Mapped[UploadArea] = relationship(back_populates="files")

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     submitter_role_arn: str | None = Field(
         default=None, description="Role assumed for scoped upload credentials; unset: not offered."
     )
+    credentials_duration_seconds: int = Field(
+        default=3600, ge=900, le=43200, description="Lifetime of scoped upload credentials (STS limits)."
+    )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(), description="Accepted Api-Key values, comma-separated."
     )
@@ -52,7 +55,7 @@ class Settings(BaseSettings):
     checksum_inline_max_bytes: int = Field(
         default=10 * GIB, ge=0, description="Above this size checksumming runs as a job."
     )
-    validators: dict[str, str] = Field(
+    validators: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="JSON map of validator image name to local command."
     )
     host: str = Field(default="127.0.0.1", description="Where `make run` listens.")
@@ -76,7 +79,10 @@ class Settings(BaseSettings):
     @classmethod
     def _validators_json(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON object: {exc}") from None
         return value
 
     @property

@@ -41,7 +41,12 @@ FILE_TRANSITIONS: Mapping[FileStatus, frozenset[FileStatus]] = {
 CHECKSUM_TRANSITIONS: Mapping[ChecksumStatus, frozenset[ChecksumStatus]] = {
     # SCHEDULED -> CHECKSUMMED: the job found the service's own tags already on this version.
     ChecksumStatus.SCHEDULED: frozenset(
-        {ChecksumStatus.CHECKSUMMING, ChecksumStatus.CHECKSUMMED, ChecksumStatus.ABORTED, ChecksumStatus.FAILED}
+        {
+            ChecksumStatus.CHECKSUMMING,
+            ChecksumStatus.CHECKSUMMED,
+            ChecksumStatus.ABORTED,
+            ChecksumStatus.FAILED,
+        }
     ),
     # CHECKSUMMING -> SCHEDULED: the reaper re-queues a run that stalled.
     ChecksumStatus.CHECKSUMMING: frozenset(

@@ -32,7 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
-    raise ConfigurationError(f"UPLOAD_DATABASE_URL: unsupported database {backend!r}; use postgresql or sqlite")
+    raise ConfigurationError(
+        f"UPLOAD_DATABASE_URL: unsupported database {backend!r}; use postgresql or sqlite"
+    )
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

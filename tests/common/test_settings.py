@@ -1,0 +1,71 @@
+"""Settings: embedded defaults, environment, explicit arguments, and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from upload_common.errors import ConfigurationError
+from upload_common.settings import GIB, Settings, load_settings
+
+
+def test_embedded_default_needs_no_variable(in_tmp_cwd: Path) -> None:
+    settings = load_settings(Settings)
+    assert settings.database_url == f"sqlite:///{in_tmp_cwd / 'var' / 'upload.db'}"
+    assert settings.storage_url == f"file://{in_tmp_cwd / 'var' / 'storage'}"
+    assert settings.queue_url == "db://"
+    assert settings.job_runner == "local"
+    assert settings.submitter_role_arn is None
+    assert settings.checksum_inline_max_bytes == 10 * GIB
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_STORAGE_URL", "s3://my-bucket")
+    monkeypatch.setenv("UPLOAD_API_KEYS", "key-one, key-two,,")
+    monkeypatch.setenv("UPLOAD_VALIDATORS", '{"my/image": "python -m my_validator"}')
+    monkeypatch.setenv("UPLOAD_PORT", "9090")
+    settings = load_settings(Settings)
+    assert settings.storage_url == "s3://my-bucket"
+    assert [key.get_secret_value() for key in settings.api_keys] == ["key-one", "key-two"]
+    assert settings.validators == {"my/image": "python -m my_validator"}
+    assert settings.port == 9090
+
+
+def test_explicit_argument_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_QUEUE_URL", "https://sqs.example/123/from-env")
+    assert load_settings(Settings, queue_url="db://").queue_url == "db://"
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_API_KEYS", "super-secret-key")
+    monkeypatch.setenv("UPLOAD_SECRET_KEY", "server-secret")
+    text = repr(load_settings(Settings))
+    assert "super-secret-key" not in text
+    assert "server-secret" not in text
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("UPLOAD_PORT", "eighty"),
+        ("UPLOAD_PORT", "70000"),
+        ("UPLOAD_CHECKSUM_INLINE_MAX_BYTES", "-1"),
+        ("UPLOAD_JOB_RUNNER", "kubernetes"),
+        ("UPLOAD_STORAGE_URL", "gs://bucket"),
+        ("UPLOAD_VALIDATORS", "{not json"),
+    ],
+)
+def test_bad_value_stops_with_the_variable_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings(Settings)
+
+
+def test_bad_job_runner_lists_the_valid_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_JOB_RUNNER", "kubernetes")
+    with pytest.raises(ConfigurationError, match=r"'local'.*'aws-batch'"):
+        load_settings(Settings)
