@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PACKAGES := common api checksum batch_validator
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint format typecheck tox check migrate clean
+.PHONY: help install run test lint format typecheck tox check migrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ $(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),packages/$(p)/pyproject.t
 	touch $@
 
 install: $(STAMP) ## Create .venv and install the four packages (editable) and the dev tools
+
+run: $(STAMP) ## Run the service locally on the embedded default (API and workers; Ctrl-C stops)
+	$(BIN)/upload-db upgrade
+	$(BIN)/python tools/supervise.py Procfile
 
 test: $(STAMP) ## Run the whole test suite (starts and stops a throwaway PostgreSQL itself)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -45,3 +49,17 @@ migrate: $(STAMP) ## Upgrade the database named by UPLOAD_DATABASE_URL (default:
 
 clean: ## Remove the virtual environment, caches and local data
 	rm -rf $(VENV) .tox .mypy_cache .ruff_cache .pytest_cache var
+
+# The checksum benchmark compares with the seed's engine (dcplib), which lives only in its own venv.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+.PHONY: bench-checksum
+
+$(BENCH_STAMP): packages/common/pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or set PYTHON=" >&2; exit 1; }
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -e packages/common "dcplib==3.12.0"
+	touch $@
+
+bench-checksum: $(BENCH_STAMP) ## Checksum engine vs the seed's (dcplib) and the machine's limit (~1 min, 4 GiB of disk)
+	$(BENCH_VENV)/bin/python benchmarks/checksum.py $(BENCH_ARGS)

@@ -1,0 +1,54 @@
+"""The ASGI application: connexion 3 (Flask) serving the OpenAPI spec in `openapi/upload-api.yml`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import connexion
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from upload_api import problems
+from upload_api.auth import ContextMiddleware
+from upload_api.context import ApiContext, build_context
+from upload_api.handlers._request import CONTEXT_KEY
+from upload_common.settings import Settings, load_settings
+
+SPEC_DIR = Path(__file__).parent / "openapi"
+SPEC_FILE = "upload-api.yml"
+
+
+def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
+    """The API for `context` (default: built from the `UPLOAD_*` environment)."""
+    context = context or build_context(load_settings(Settings))
+    app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR)
+    app.add_api(
+        SPEC_FILE,
+        strict_validation=True,
+        validate_responses=False,
+        swagger_ui_options=SwaggerUIOptions(spec_path="/v1/openapi.json", swagger_ui_path="/v1/ui"),
+    )
+    app.app.config[CONTEXT_KEY] = context
+    problems.register(app.app)
+    app.add_middleware(ContextMiddleware, position=MiddlewarePosition.BEFORE_SECURITY, context=context)
+    app.add_middleware(RawPathMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    return app
+
+
+class RawPathMiddleware:
+    """Route on the raw path, so that `%2F` inside a file name stays inside its path segment.
+
+    ASGI servers decode the path before routing, which would turn `a%2Fb` into two segments. The
+    handlers decode each file name exactly once instead (`upload_api.names.decode_filename`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") if scope["type"] == "http" else None
+        if raw:
+            scope = dict(scope)
+            scope["path"] = raw.decode("latin-1")
+        await self.app(scope, receive, send)

@@ -1,0 +1,58 @@
+"""Authentication at the API edge: `Api-Key` for ingest, per-job bearer tokens for job callbacks.
+
+connexion calls these from its security middleware (named in the spec by `x-apikeyInfoFunc` and
+`x-bearerInfoFunc`); they find the app's `ApiContext` in the request scope, put there by
+`ContextMiddleware`. Returning None makes connexion answer 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from upload_api.context import ApiContext
+from upload_common.callback_tokens import CallbackKind, verify_job_token
+
+SCOPE_KEY = "upload_context"
+
+
+class ContextMiddleware:
+    """Puts the app's `ApiContext` into every request's ASGI scope."""
+
+    def __init__(self, app: ASGIApp, context: ApiContext) -> None:
+        self.app = app
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope[SCOPE_KEY] = self.context
+        await self.app(scope, receive, send)
+
+
+def api_key_matches(presented: str, accepted: tuple[bytes, ...]) -> bool:
+    """Constant-time comparison against every accepted key (several during a rotation)."""
+    candidate = presented.encode("utf-8", errors="surrogateescape")
+    matched = False
+    for key in accepted:
+        # Compare with all of them, so the time taken does not tell which key (if any) matched.
+        matched |= hmac.compare_digest(candidate, key)
+    return matched
+
+
+def api_key_info(api_key: str, request: Any, required_scopes: Any = None) -> dict[str, str] | None:
+    context: ApiContext = request.scope[SCOPE_KEY]
+    return {"sub": "ingest"} if api_key_matches(api_key, context.api_keys) else None
+
+
+def job_token_info(token: str, request: Any, required_scopes: Any = None) -> dict[str, str] | None:
+    context: ApiContext = request.scope[SCOPE_KEY]
+    path: str = request.scope.get("path", "")
+    kind: CallbackKind = "validation" if "/update_validation/" in path else "checksum"
+    record_id = path.rstrip("/").rsplit("/", 1)[-1]
+    return (
+        {"sub": f"{kind}:{record_id}"}
+        if verify_job_token(context.secret_key, kind, record_id, token)
+        else None
+    )

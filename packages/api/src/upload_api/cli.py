@@ -1,0 +1,76 @@
+"""`upload-api`: run the API server or one of the api package's workers as its own process.
+
+    upload-api serve [--host H] [--port P]   the REST API (uvicorn)
+    upload-api deletion-worker               deletes areas queued for deletion
+
+Settings come from the `UPLOAD_*` environment (DESIGN §8); the embedded default needs none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from upload_api.context import ApiContext, build_context
+from upload_api.workers.deletion import handle_deletion_message
+from upload_common.consumers import run_consumer
+from upload_common.errors import UploadError
+from upload_common.settings import Settings, load_settings
+
+logger = logging.getLogger("upload_api")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="upload-api", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the REST API")
+    serve.add_argument("--host", help="listen address (default UPLOAD_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default UPLOAD_PORT or 8080)")
+    commands.add_parser("deletion-worker", help="delete areas queued for deletion")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings = load_settings(Settings)
+        context = build_context(settings)
+        if args.command == "serve":
+            return _serve(context, args.host or settings.host, args.port or settings.port)
+        return _work(context, lambda body: handle_deletion_message(context, body), "deletion")
+    except UploadError as exc:
+        print(f"upload-api: {exc}", file=sys.stderr)  # noqa: T201 - a command's own error output
+        return 2
+
+
+def _serve(context: ApiContext, host: str, port: int) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from upload_api.app import create_app  # noqa: PLC0415
+
+    generated = not context.settings.api_keys
+    print(f"dcp-upload API on http://{host}:{port}  (spec: /v1/openapi.json, UI: /v1/ui)", flush=True)  # noqa: T201
+    print(f"objects: {context.store.url}   database: {context.engine.url.render_as_string()}", flush=True)  # noqa: T201
+    if generated:
+        # Only the embedded default's own generated key is shown; configured keys never are.
+        key = context.api_keys[0].decode()
+        print(f"Api-Key: {key}   (generated; kept in {context.settings.var_dir / 'api_key'})", flush=True)  # noqa: T201
+    uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+    return 0
+
+
+def _work(context: ApiContext, handle: Callable[[str], None], queue_name: str) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    logger.info("%s worker started", queue_name)
+    run_consumer(context.queue(queue_name), handle, stop)
+    logger.info("%s worker stopped", queue_name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""connexion operation handlers: read the request, call a service, shape the response. Nothing else."""

@@ -1,0 +1,36 @@
+"""Helpers shared by the handlers: the app's context and the request's decoded names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, current_app
+
+from upload_api.context import ApiContext
+from upload_api.names import check_area_uuid, decode_filename
+
+CONTEXT_KEY = "UPLOAD_CONTEXT"
+
+
+def context() -> ApiContext:
+    ctx: ApiContext = current_app.config[CONTEXT_KEY]
+    return ctx
+
+
+def area(upload_area_uuid: str) -> str:
+    return check_area_uuid(upload_area_uuid)
+
+
+def filename(raw: str) -> str:
+    """The file name from its path segment, percent-decoded exactly once (see RawPathMiddleware)."""
+    return decode_filename(raw)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON response that names its media type (the spec also declares problem+json responses)."""
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def empty(status: int) -> Response:
+    return Response(b"", status=status)

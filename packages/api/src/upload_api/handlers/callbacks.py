@@ -1,0 +1,22 @@
+"""Internal callbacks of jobs, authorised by the per-job token (see `upload_api.auth`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from upload_api.handlers import _request as req
+from upload_api.services.checksum_reports import record_checksum_report
+
+
+def update_checksum(upload_area_uuid: str, record_id: str, body: dict[str, Any]) -> Response:
+    record_checksum_report(
+        req.context(),
+        req.area(upload_area_uuid),
+        record_id,
+        status=body["status"],
+        job_id=body.get("job_id"),
+        payload=body.get("payload") or {},
+    )
+    return req.empty(204)

@@ -1,0 +1,45 @@
+"""`/v1/area/{uuid}/{filename}`, `/files`, `/files_info`."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import Response, request
+
+from upload_api.handlers import _request as req
+from upload_api.names import check_filename
+from upload_api.services import files
+
+
+def store(upload_area_uuid: str, filename: str) -> Response:
+    # No `body` parameter: connexion then leaves the body unread and it streams to the store.
+    info = files.store_file(
+        req.context(),
+        req.area(upload_area_uuid),
+        req.filename(filename),
+        cast(Any, request.stream),
+        content_type=request.headers.get("Content-Type"),
+        size=request.content_length,
+    )
+    return req.json_response(info, 201)
+
+
+def file_info(upload_area_uuid: str, filename: str) -> Response:
+    info = files.file_info_current(req.context(), req.area(upload_area_uuid), req.filename(filename))
+    return req.json_response(info)
+
+
+def notify_uploaded(upload_area_uuid: str, filename: str) -> Response:
+    files.notify_uploaded(req.context(), req.area(upload_area_uuid), req.filename(filename))
+    return req.empty(202)
+
+
+def files_info(upload_area_uuid: str, body: list[str]) -> Response:
+    # Names in a JSON body are not URL-encoded: taken as they are.
+    names = [check_filename(name) for name in body]
+    return req.json_response(files.files_info(req.context(), req.area(upload_area_uuid), names))
+
+
+def list_files(upload_area_uuid: str, limit: int = 100, cursor: str | None = None) -> Response:
+    page = files.list_files(req.context(), req.area(upload_area_uuid), limit=limit, cursor=cursor)
+    return req.json_response({"files": page.files, "next_cursor": page.next_cursor})

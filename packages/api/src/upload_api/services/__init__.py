@@ -1,0 +1,1 @@
+"""Domain services of the API: plain arguments in, domain errors out, no HTTP."""

@@ -1,0 +1,301 @@
+"""Files of an area: store (streamed, checksummed in the same pass), describe, list, queue checksumming."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from upload_api.context import CHECKSUM_TAG_PREFIX, ApiContext
+from upload_api.names import check_filename, object_key
+from upload_api.services.areas import live_area, writable_area
+from upload_common import messages
+from upload_common.checksums import ChecksumHasher, Checksums
+from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
+from upload_common.fileinfo import file_info, file_info_of_version
+from upload_common.models import Checksum, File, UploadArea
+from upload_common.outbox import notify_file_uploaded
+from upload_common.states import transition_checksum, transition_file
+from upload_common.statuses import ChecksumStatus, FileOrigin, FileStatus
+from upload_common.storage import ObjectInfo
+
+# Bodies up to this size are read before anything is written, so identical content is not rewritten.
+SMALL_BODY_BYTES = 8 * 1024 * 1024
+_DCP_TYPE = re.compile(r";\s*dcp-type\s*=\s*(\"[^\"]+\"|[^;\s]+)", re.IGNORECASE)
+
+
+def check_content_type(content_type: str | None) -> str:
+    """The Content-Type, which must carry a `dcp-type` parameter (quoted or not), as the seed required."""
+    if not content_type or not _DCP_TYPE.search(content_type):
+        raise InvalidInputError(
+            "Content-Type must carry a dcp-type parameter, "
+            "e.g. 'application/json; dcp-type=\"metadata/sample\"'"
+        )
+    return content_type
+
+
+def store_file(
+    context: ApiContext,
+    area_uuid: str,
+    name: str,
+    body: BinaryIO,
+    *,
+    content_type: str | None,
+    size: int | None,
+) -> dict[str, Any]:
+    """Store `body` as the file, computing its checksums while it streams; return its FileInfo."""
+    content_type = check_content_type(content_type)
+    check_filename(name)
+    key = object_key(area_uuid, name)
+    with context.sessions() as session:
+        writable_area(session, area_uuid)
+
+    hasher = ChecksumHasher()
+    head = body.read(SMALL_BODY_BYTES + 1)
+    if len(head) <= SMALL_BODY_BYTES:
+        hasher.update(head)
+        checksums = hasher.finish()
+        unchanged = _unchanged_version(context, area_uuid, name, checksums, len(head), content_type)
+        if unchanged is not None:
+            return unchanged
+        info = context.store.put(key, io.BytesIO(head), size=len(head), content_type=content_type)
+    else:
+        stream = cast(BinaryIO, _HashingReader(_prepend(head, body), hasher))
+        info = context.store.put(key, stream, size=size, content_type=content_type)
+        checksums = hasher.finish()
+    if checksums.s3_etag != info.etag or hasher.bytes_seen != info.size:
+        # Someone else wrote the key while we did; that version is checksummed by its own event.
+        context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
+        return file_info(
+            area_uuid=area_uuid,
+            name=name,
+            url=context.store.object_url(key),
+            size=info.size,
+            content_type=info.content_type,
+            last_modified=info.last_modified,
+            checksums=None,
+        )
+    context.store.put_tags(key, {CHECKSUM_TAG_PREFIX + k: v for k, v in checksums.as_dict().items()})
+    return _record_checksummed_version(context, area_uuid, name, info, checksums)
+
+
+def file_info_current(context: ApiContext, area_uuid: str, name: str) -> dict[str, Any]:
+    """FileInfo of the object now stored under the name, with checksums when that version has them."""
+    check_filename(name)
+    key = object_key(area_uuid, name)
+    with context.sessions() as session:
+        area = live_area(session, area_uuid)
+        try:
+            info = context.store.head(key)
+        except ObjectNotFoundError:
+            raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
+        version = _version(session, area, name, info.etag)
+        return file_info(
+            area_uuid=area_uuid,
+            name=name,
+            url=context.store.object_url(key),
+            size=info.size,
+            content_type=info.content_type,
+            last_modified=info.last_modified,
+            checksums=version.checksums if version is not None else None,
+        )
+
+
+def files_info(context: ApiContext, area_uuid: str, names: list[str]) -> list[dict[str, Any]]:
+    with context.sessions() as session:
+        live_area(session, area_uuid)
+    return [file_info_current(context, area_uuid, name) for name in names]
+
+
+def notify_uploaded(context: ApiContext, area_uuid: str, name: str) -> None:
+    """Queue the checksumming of the file's current version (for uploads that bypassed the API)."""
+    check_filename(name)
+    with context.sessions() as session:
+        live_area(session, area_uuid)
+    try:
+        context.store.head(object_key(area_uuid, name))
+    except ObjectNotFoundError:
+        raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
+    context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
+
+
+@dataclass(frozen=True)
+class FilePage:
+    files: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def list_files(context: ApiContext, area_uuid: str, *, limit: int, cursor: str | None) -> FilePage:
+    """One page of the area's current file versions in name order; one query per page."""
+    after = decode_cursor(cursor) if cursor else None
+    with context.sessions() as session:
+        area = live_area(session, area_uuid)
+        newer = aliased(File)
+        query = (
+            select(File)
+            .where(File.area_id == area.id)
+            .where(
+                ~exists().where(
+                    and_(newer.area_id == File.area_id, newer.name == File.name, newer.id > File.id)
+                )
+            )
+            .order_by(File.name)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            query = query.where(File.name > after)
+        rows = list(session.scalars(query))
+    page = rows[:limit]
+    files = [
+        file_info_of_version(
+            row, area_uuid=area_uuid, url=context.store.object_url(object_key(area_uuid, row.name))
+        )
+        for row in page
+    ]
+    return FilePage(files=files, next_cursor=encode_cursor(page[-1].name) if len(rows) > limit else None)
+
+
+def encode_cursor(last_name: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_name}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = data["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidInputError("cursor is not one this service returned") from None
+    if not isinstance(after, str):
+        raise InvalidInputError("cursor is not one this service returned")
+    return after
+
+
+def current_version(session: Session, area: UploadArea, name: str) -> File | None:
+    """The newest recorded version of the file."""
+    query = select(File).where(File.area_id == area.id, File.name == name).order_by(File.id.desc()).limit(1)
+    return session.scalars(query).first()
+
+
+def _version(session: Session, area: UploadArea, name: str, etag: str) -> File | None:
+    query = select(File).where(File.area_id == area.id, File.name == name, File.etag == etag)
+    return session.scalars(query).one_or_none()
+
+
+def _unchanged_version(  # noqa: PLR0917 - private helper with one caller
+    context: ApiContext, area_uuid: str, name: str, checksums: Checksums, size: int, content_type: str
+) -> dict[str, Any] | None:
+    """FileInfo of the stored version when it already holds exactly these bytes and content type."""
+    key = object_key(area_uuid, name)
+    with context.sessions() as session:
+        area = live_area(session, area_uuid)
+        version = current_version(session, area, name)
+        if version is None or version.checksums != checksums.as_dict() or version.size != size:
+            return None
+        try:
+            info = context.store.head(key)
+        except ObjectNotFoundError:
+            return None
+        if info.etag != version.etag or info.content_type != content_type:
+            return None
+        return file_info_of_version(version, area_uuid=area_uuid, url=context.store.object_url(key))
+
+
+def _record_checksummed_version(
+    context: ApiContext, area_uuid: str, name: str, info: ObjectInfo, checksums: Checksums
+) -> dict[str, Any]:
+    """Record the version as checksummed, with its checksum run and its notification, in one transaction."""
+    url = context.store.object_url(object_key(area_uuid, name))
+    for attempt in range(2):
+        try:
+            with context.sessions.begin() as session:
+                area = live_area(session, area_uuid)
+                version = _version(session, area, name, info.etag)
+                if version is None:
+                    version = File(
+                        area_id=area.id,
+                        name=name,
+                        size=info.size,
+                        etag=info.etag,
+                        content_type=info.content_type,
+                        last_modified=info.last_modified,
+                        origin=FileOrigin.API,
+                        status=FileStatus.UPLOADED,
+                    )
+                    session.add(version)
+                    session.flush()
+                if version.status is FileStatus.UPLOADED:
+                    version.checksums = checksums.as_dict()
+                    transition_file(version, FileStatus.CHECKSUMMED)
+                    run = Checksum(file_id=version.id, status=ChecksumStatus.CHECKSUMMING)
+                    transition_checksum(run, ChecksumStatus.CHECKSUMMING)
+                    session.add(run)
+                    transition_checksum(run, ChecksumStatus.CHECKSUMMED)
+                    session.flush()
+                    notify_file_uploaded(
+                        session, version, file_info_of_version(version, area_uuid=area_uuid, url=url)
+                    )
+                return file_info_of_version(version, area_uuid=area_uuid, url=url)
+        except IntegrityError:
+            if attempt:
+                raise
+            # A concurrent request recorded the same version first; read what it wrote.
+    raise AssertionError("unreachable")
+
+
+class _HashingReader(io.RawIOBase):
+    """Feeds every byte the store reads through the hasher: one pass computes all four checksums."""
+
+    def __init__(self, source: BinaryIO, hasher: ChecksumHasher) -> None:
+        self._source = source
+        self._hasher = hasher
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._hasher.update(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _prepend(head: bytes, rest: BinaryIO) -> BinaryIO:
+    return cast(BinaryIO, _Chain(iter([io.BytesIO(head), rest])))
+
+
+class _Chain(io.RawIOBase):
+    """Reads from several streams one after the other."""
+
+    def __init__(self, streams: Iterator[BinaryIO]) -> None:
+        self._streams = streams
+        self._current: BinaryIO | None = next(streams, None)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while self._current is not None:
+            data = self._current.read(size) if size != -1 else self._current.read()
+            if data:
+                return data
+            self._current = next(self._streams, None)
+        return b""
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -1,0 +1,82 @@
+"""Run a per-record function over queue messages: the local loop and the SQS Lambda batch handler.
+
+The same `handle(body)` serves both. It raises to have the message delivered again (after the
+visibility timeout; dead-lettered after the queue's maximum receives) and returns to have it deleted.
+A message that can never be processed (`InvalidInputError`: malformed, unknown type) is logged and
+deleted at once instead of being retried until it is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from upload_common.errors import InvalidInputError
+from upload_common.queues import Message, MessageQueue
+
+logger = logging.getLogger(__name__)
+
+RecordHandler = Callable[[str], None]
+
+
+def process_message(queue: MessageQueue, message: Message, handle: RecordHandler) -> bool:
+    """Handle one message and ack it unless it must be retried; True when it was acked."""
+    try:
+        handle(message.body)
+    except InvalidInputError as exc:
+        logger.error("dropping message %s that cannot be processed: %s", message.message_id, exc)
+    except Exception:
+        logger.exception(
+            "message %s failed (delivery %d); it will be retried", message.message_id, message.receive_count
+        )
+        return False
+    queue.ack(message)
+    return True
+
+
+def run_consumer(
+    queue: MessageQueue,
+    handle: RecordHandler,
+    stop: threading.Event,
+    *,
+    batch_size: int = 10,
+    wait_seconds: float = 1.0,
+    on_idle: Callable[[], None] | None = None,
+) -> int:
+    """Process messages until `stop` is set; returns how many were acked. `on_idle` runs when none came."""
+    acked = 0
+    while not stop.is_set():
+        try:
+            messages = queue.receive(max_messages=batch_size, wait_seconds=wait_seconds)
+        except Exception:
+            logger.exception("receiving from the queue failed; retrying")
+            stop.wait(wait_seconds or 1.0)
+            continue
+        for message in messages:
+            if stop.is_set():
+                break  # unprocessed messages come back after their visibility timeout
+            acked += process_message(queue, message, handle)
+        if not messages and on_idle is not None:
+            on_idle()
+    return acked
+
+
+def sqs_batch_response(event: Mapping[str, Any], handle: RecordHandler) -> dict[str, list[dict[str, str]]]:
+    """Lambda handler body for an SQS event of any batch size, with partial batch failure.
+
+    Failed records are returned in `batchItemFailures` (the event source mapping needs
+    `ReportBatchItemFailures`); the others are deleted by Lambda.
+    """
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records", []):
+        message_id = str(record.get("messageId", ""))
+        try:
+            handle(str(record.get("body", "")))
+        except InvalidInputError as exc:
+            logger.error("dropping message %s that cannot be processed: %s", message_id, exc)
+        except Exception:
+            logger.exception("message %s failed; it will be retried", message_id)
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}

@@ -1,0 +1,89 @@
+"""API test fixtures: the real app (connexion's test client) on real PostgreSQL, a local object store,
+and SQS through moto; each test's database writes are rolled back at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from starlette.testclient import TestClient
+
+from upload_api.app import create_app
+from upload_api.context import ApiContext
+from upload_common.queues import QUEUE_NAMES, MessageQueue
+from upload_common.settings import Settings
+from upload_common.storage import LocalObjectStore
+
+API_KEY = "test-api-key"
+QUEUE_PREFIX = "https://sqs.us-east-1.amazonaws.com/123456789012/upload-test"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        for name in QUEUE_NAMES:
+            sqs.create_queue(QueueName=f"upload-test-{name}")
+        yield
+
+
+@pytest.fixture
+def api_context(postgres_engine: Engine, tmp_path: Path, aws: None) -> Iterator[ApiContext]:
+    settings = Settings(
+        database_url=postgres_engine.url.render_as_string(hide_password=False),
+        storage_url=f"file://{tmp_path / 'storage'}",
+        queue_url=QUEUE_PREFIX,
+        api_keys=(API_KEY, "second-key"),  # type: ignore[arg-type]
+        secret_key="test-server-secret",  # type: ignore[arg-type]
+    )
+    connection = postgres_engine.connect()
+    transaction = connection.begin()
+    try:
+        yield ApiContext(
+            settings=settings,
+            engine=postgres_engine,
+            sessions=sessionmaker(
+                bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            ),
+            store=LocalObjectStore(tmp_path / "storage"),
+            credential_issuer=None,
+            api_keys=(API_KEY.encode(), b"second-key"),
+            secret_key="test-server-secret",
+        )
+    finally:
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(api_context: ApiContext) -> Iterator[TestClient]:
+    with create_app(api_context).test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Api-Key": API_KEY}
+
+
+def drain(queue: MessageQueue) -> list[str]:
+    """Every message body now in the queue (acked)."""
+    bodies: list[str] = []
+    while batch := queue.receive(max_messages=10):
+        for message in batch:
+            bodies.append(message.body)
+            queue.ack(message)
+    return bodies
+
+
+def problem_of(response: Any) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    return body
