@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -16,7 +15,7 @@ from starlette.testclient import TestClient
 
 from upload_api.app import create_app
 from upload_api.context import ApiContext
-from upload_common.queues import QUEUE_NAMES, MessageQueue
+from upload_common.queues import QUEUE_NAMES
 from upload_common.settings import Settings
 from upload_common.storage import LocalObjectStore
 
@@ -70,20 +69,3 @@ def client(api_context: ApiContext) -> Iterator[TestClient]:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Api-Key": API_KEY}
-
-
-def drain(queue: MessageQueue) -> list[str]:
-    """Every message body now in the queue (acked)."""
-    bodies: list[str] = []
-    while batch := queue.receive(max_messages=10):
-        for message in batch:
-            bodies.append(message.body)
-            queue.ack(message)
-    return bodies
-
-
-def problem_of(response: Any) -> dict[str, Any]:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == response.status_code
-    return body

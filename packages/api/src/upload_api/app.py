@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import connexion
+from connexion.datastructures import MediaTypeDict
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from upload_api import problems
@@ -27,6 +29,9 @@ def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
         SPEC_FILE,
         strict_validation=True,
         validate_responses=False,
+        validator_map={
+            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": SchemalessAwareJSONValidator})
+        },
         swagger_ui_options=SwaggerUIOptions(spec_path="/v1/openapi.json", swagger_ui_path="/v1/ui"),
     )
     app.app.config[CONTEXT_KEY] = context
@@ -36,19 +41,36 @@ def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
     return app
 
 
+class SchemalessAwareJSONValidator(JSONRequestBodyValidator):  # type: ignore[misc]
+    """Leaves alone a JSON body whose operation declares no schema for it.
+
+    The file PUT accepts any media type, JSON included, and streams the body to the store unread;
+    connexion would otherwise parse and buffer every `application/json` body.
+    """
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        if set(self._schema) <= {"components"}:  # connexion attaches the spec's components to any schema
+            return receive, scope
+        wrapped: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
+        return wrapped
+
+
 class RawPathMiddleware:
     """Route on the raw path, so that `%2F` inside a file name stays inside its path segment.
 
     ASGI servers decode the path before routing, which would turn `a%2Fb` into two segments. The
-    handlers decode each file name exactly once instead (`upload_api.names.decode_filename`).
+    handlers decode each file name exactly once instead (`upload_api.names.decode_filename`). Behind
+    API Gateway, Mangum gives no `raw_path`; `upload_api.aws.api_handler` then puts the event's
+    still-encoded `rawPath` into `path`, which is used as the raw path here.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = scope.get("raw_path") if scope["type"] == "http" else None
-        if raw:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode("utf-8")
             scope = dict(scope)
+            scope["raw_path"] = raw
             scope["path"] = raw.decode("latin-1")
         await self.app(scope, receive, send)

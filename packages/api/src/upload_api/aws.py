@@ -5,6 +5,7 @@ Each builds its context once per Lambda container (on first call) and reuses it 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,8 @@ from upload_common.settings import Settings, load_settings
 
 # Leave this much of the Lambda's time for re-queuing and returning.
 SAFETY_MARGIN_SECONDS = 30.0
+
+_RAW_PATH: ContextVar[str | None] = ContextVar("raw_path", default=None)
 
 
 @cache
@@ -28,12 +31,34 @@ def _asgi_handler() -> Any:
 
     from upload_api.app import create_app  # noqa: PLC0415
 
-    return Mangum(create_app(_context()), lifespan="off")
+    return Mangum(_EventRawPath(create_app(_context())), lifespan="off")
 
 
 def api_handler(event: dict[str, Any], lambda_context: Any) -> Any:
-    """API Gateway (HTTP API) → the connexion app."""
-    return _asgi_handler()(event, lambda_context)
+    """API Gateway (HTTP API) → the connexion app.
+
+    Mangum routes on the decoded path, which would split a name's `%2F` into two segments; the HTTP
+    API event's `rawPath` keeps the encoding and becomes the request's raw path (see
+    `upload_api.app.RawPathMiddleware`), so each name is decoded exactly once, by its handler.
+    """
+    token = _RAW_PATH.set(event.get("rawPath") or None)
+    try:
+        return _asgi_handler()(event, lambda_context)
+    finally:
+        _RAW_PATH.reset(token)
+
+
+class _EventRawPath:
+    """Gives the ASGI scope the raw path of the Lambda event being handled."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        raw = _RAW_PATH.get()
+        if raw and scope["type"] == "http":
+            scope = {**scope, "raw_path": raw.encode("utf-8")}
+        await self.app(scope, receive, send)
 
 
 def deletion_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:

@@ -9,17 +9,15 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from upload_common.errors import InvalidInputError, InvalidNameError
+from upload_common.area_ids import check_area_id
+from upload_common.errors import InvalidNameError
 from upload_common.models import MAX_NAME_BYTES
 
-AREA_UUID = re.compile(r"^[A-Za-z0-9]{8}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{12}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_area_uuid(value: str) -> str:
-    if not AREA_UUID.fullmatch(value):
-        raise InvalidInputError(f"not an upload area id: {value!r}")
-    return value
+    return check_area_id(value)
 
 
 def decode_filename(raw: str) -> str:

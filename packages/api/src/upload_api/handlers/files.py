@@ -12,12 +12,14 @@ from upload_api.services import files
 
 
 def store(upload_area_uuid: str, filename: str) -> Response:
-    # No `body` parameter: connexion then leaves the body unread and it streams to the store.
+    # No `body` parameter: connexion then leaves the body unread and it streams to the store. The raw
+    # WSGI input ends where the ASGI body ends, with or without a Content-Length (werkzeug's
+    # `request.stream` would read a chunked body as empty).
     info = files.store_file(
         req.context(),
         req.area(upload_area_uuid),
         req.filename(filename),
-        cast(Any, request.stream),
+        cast(Any, request.environ["wsgi.input"]),
         content_type=request.headers.get("Content-Type"),
         size=request.content_length,
     )
