@@ -74,6 +74,10 @@ class JobRunnerError(UploadError):
     """The job runner could not submit, describe or cancel a job."""
 
 
+class JobNotFoundError(NotFoundError, JobRunnerError):
+    """No job with this id."""
+
+
 class CredentialsError(UploadError):
     """Scoped upload credentials could not be issued."""
 

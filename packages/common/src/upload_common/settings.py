@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (emulators).")
     queue_url: str = Field(default="db://", description="db:// or an SQS queue URL.")
     job_runner: Literal["local", "aws-batch"] = Field(default="local", description="Who runs jobs.")
+    batch_job_queue: str | None = Field(default=None, description="AWS Batch job queue (name or ARN).")
+    batch_job_role_arn: str | None = Field(default=None, description="Role the AWS Batch jobs run with.")
+    batch_name_prefix: str = Field(
+        default="upload", description="Prefix of the AWS Batch job definitions (one per image)."
+    )
     submitter_role_arn: str | None = Field(
         default=None, description="Role assumed for scoped upload credentials; unset: not offered."
     )

@@ -1,0 +1,50 @@
+"""One place that builds boto3 clients, so every AWS adapter gets the same safe configuration.
+
+- Checksums only when required: recent botocore adds CRC headers to every upload by default, which many
+  S3-compatible servers and emulators reject.
+- Standard retry mode (retries throttling and transient errors with backoff).
+- S3 uses `UPLOAD_S3_ENDPOINT_URL` when set; boto3's own `AWS_ENDPOINT_URL` and
+  `AWS_ENDPOINT_URL_<SERVICE>` variables keep working for every service, because no endpoint is passed
+  when the setting is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from upload_common.settings import Settings
+
+DEFAULT_REGION = "us-east-1"
+
+
+def client_config(**overrides: Any) -> Config:
+    """The botocore `Config` every client of the service uses (`overrides` are merged over it)."""
+    base = Config(
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"mode": "standard", "max_attempts": 5},
+    )
+    return base.merge(Config(**overrides)) if overrides else base
+
+
+def client(service: str, settings: Settings | None = None, **kwargs: Any) -> Any:
+    """A boto3 client for `service` with the service's configuration; `kwargs` go to `boto3.client`.
+
+    Typed `Any` so callers can annotate the result with the `mypy_boto3_*` type they need.
+    """
+    if service == "s3" and settings is not None and settings.s3_endpoint_url and "endpoint_url" not in kwargs:
+        kwargs["endpoint_url"] = settings.s3_endpoint_url
+    kwargs.setdefault("config", client_config())
+    kwargs.setdefault("region_name", _region())
+    # A session of its own: boto3's default session is not safe to share between threads.
+    session: Any = boto3.session.Session()
+    return session.client(service, **kwargs)
+
+
+def _region() -> str:
+    # An explicit AWS region wins; the default keeps a fresh machine (and emulators) working.
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION

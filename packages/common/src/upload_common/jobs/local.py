@@ -1,0 +1,199 @@
+"""The local job runner: each job is a detached, supervised subprocess whose state lives in files.
+
+The image name maps to a local command (the job's command is appended to it). Any process that sees
+the state directory can describe or cancel a job, and a job outlives the process that submitted it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from upload_common.errors import JobNotFoundError, JobRunnerError
+from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus
+from upload_common.jobs.jobdir import FINAL_STATES, JobDir, now, process_alive, start_time
+from upload_common.jobs.sandbox import descendants, find_bwrap, processes_mentioning
+
+log = logging.getLogger(__name__)
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+CANCEL_WAIT_SECONDS = 10.0
+SUPERVISOR_DIED = "the job's supervisor died without recording an outcome"
+_LAUNCH_TIMEOUT = 60
+
+
+class LocalJobRunner(JobRunner):
+    """Runs jobs on this machine under `state_dir`.
+
+    `image_commands` maps an image name to the command prefix that stands in for it. `sandbox`: None
+    uses bubblewrap when it works here (else warns and runs with resource limits only), True requires
+    it, False never uses it. `network` lets sandboxed jobs reach the network; `hidden` paths are
+    masked (empty) inside the sandbox, and so is `state_dir` except the job's own work directory.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        image_commands: Mapping[str, Sequence[str]],
+        *,
+        sandbox: bool | None = None,
+        network: bool = False,
+        hidden: Sequence[Path] = (),
+    ) -> None:
+        self.state_dir = state_dir
+        self.image_commands = {image: list(prefix) for image, prefix in image_commands.items()}
+        self.network = network
+        # Jobs never see the runner's state (other jobs' specs, environments, logs): only their work dir.
+        self.hidden = [str(path) for path in (*hidden, state_dir)]
+        self.bwrap = None if sandbox is False else find_bwrap()
+        if sandbox and self.bwrap is None:
+            raise JobRunnerError(
+                "a sandbox was required but bubblewrap (bwrap) is missing or cannot run here"
+            )
+        if self.bwrap is None and sandbox is None:
+            log.warning(
+                "bubblewrap (bwrap) is not available: local jobs run as plain subprocesses with "
+                "resource limits, without a sandbox (they can use the network and write files)"
+            )
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.bwrap is not None
+
+    def submit(self, spec: JobSpec) -> str:
+        prefix = self.image_commands.get(spec.image)
+        if prefix is None:
+            known = ", ".join(sorted(self.image_commands)) or "none"
+            raise JobRunnerError(f"no local command for image {spec.image!r}; known images: {known}")
+        job = JobDir(self.state_dir / uuid.uuid4().hex)
+        try:
+            job.work.mkdir(parents=True)
+            job.write_spec(self._spec_record(spec, [*prefix, *spec.command], job))
+            job.write_status(state="SUBMITTED", name=spec.name, submitted_at=now())
+            launcher = subprocess.run(  # noqa: S603 - our own module, by the current interpreter
+                [sys.executable, "-m", "upload_common.jobs.supervisor", str(job.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                timeout=_LAUNCH_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise JobRunnerError(f"could not start local job {spec.name!r}: {exc}") from None
+        if launcher.returncode != 0:
+            detail = launcher.stderr.decode(errors="replace").strip()[-500:]
+            raise JobRunnerError(f"could not start local job {spec.name!r}: {detail}")
+        return job.job_id
+
+    def describe(self, job_id: str) -> JobStatus:
+        job = self._job(job_id)
+        status = self._read_status(job)
+        state = JobState(status["state"])
+        if not state.final and not self._supervised(job):
+            # Re-read: the supervisor may have finished between the two reads.
+            status = self._read_status(job)
+            state = JobState(status["state"])
+            if not state.final:
+                return JobStatus(job_id, JobState.FAILED, SUPERVISOR_DIED)
+        return JobStatus(job_id, state, status.get("reason"), status.get("exit_code"))
+
+    def cancel(self, job_id: str, reason: str = "cancelled") -> None:
+        job = self._job(job_id)
+        if self._read_status(job)["state"] in FINAL_STATES:
+            return
+        if not self._supervised(job):
+            self._stop_orphan(job, reason)
+            return
+        try:
+            job.request_cancel(reason)
+        except OSError as exc:
+            raise JobRunnerError(f"could not cancel local job {job_id}: {exc}") from None
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if self._read_status(job)["state"] in FINAL_STATES:
+                return
+            if not self._supervised(job):
+                self._stop_orphan(job, reason)
+                return
+            time.sleep(0.02)
+        raise JobRunnerError(
+            f"local job {job_id} did not stop within {CANCEL_WAIT_SECONDS:.0f} s of a cancel"
+        )
+
+    def logs(self, job_id: str) -> tuple[Path, Path]:
+        """Where the job's stdout and stderr are written."""
+        job = self._job(job_id)
+        return job.stdout, job.stderr
+
+    def _spec_record(self, spec: JobSpec, argv: list[str], job: JobDir) -> dict[str, Any]:
+        return {
+            "name": spec.name,
+            "image": spec.image,
+            "argv": argv,
+            "environment": self._environment(spec, job),
+            "vcpus": spec.vcpus,
+            "memory_mib": spec.memory_mib,
+            "timeout_seconds": spec.timeout_seconds,
+            "bwrap": self.bwrap,
+            "network": self.network,
+            "hidden": self.hidden,
+        }
+
+    def _environment(self, spec: JobSpec, job: JobDir) -> dict[str, str]:
+        # A clean environment: the service's own variables (secrets among them) do not leak into jobs.
+        tmp = "/tmp" if self.sandboxed else str(job.work)  # noqa: S108 - a private tmpfs inside the sandbox
+        base = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(job.work),
+            "TMPDIR": tmp,
+            # glibc reserves address space per thread arena; RLIMIT_AS would count it as memory use.
+            "MALLOC_ARENA_MAX": "2",
+        }
+        return {**base, **spec.environment}
+
+    def _job(self, job_id: str) -> JobDir:
+        job = JobDir(self.state_dir / job_id)
+        if not _JOB_ID.match(job_id) or not (job.path / "status.json").is_file():
+            raise JobNotFoundError(f"no local job {job_id!r} under {self.state_dir}")
+        return job
+
+    def _read_status(self, job: JobDir) -> dict[str, Any]:
+        try:
+            return job.read_status()
+        except (OSError, ValueError) as exc:
+            raise JobRunnerError(f"could not read the status of local job {job.job_id}: {exc}") from None
+
+    def _supervised(self, job: JobDir) -> bool:
+        pid = job.supervisor_pid()
+        return pid is not None and process_alive(pid, str(job.path))
+
+    def _stop_orphan(self, job: JobDir, reason: str) -> None:
+        # The supervisor is gone: stop what it left running and record the cancel ourselves.
+        status = self._read_status(job)
+        if status["state"] in FINAL_STATES:
+            return  # it recorded the outcome after all
+        # A sandbox names the job's work dir on its command line, even once reparented.
+        victims = processes_mentioning(str(job.work)) if self.sandboxed else []
+        pid, started = status.get("pid"), status.get("pid_start")
+        # Only the very process the supervisor started: its pid may have been reused since.
+        if isinstance(pid, int) and started is not None and start_time(pid) == started:
+            # Descendants first: once the top dies they are reparented and can no longer be found.
+            victims += [*descendants(pid), pid]
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        for victim in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(victim, signal.SIGKILL)
+        job.finish("FAILED", f"{SUPERVISOR_DIED}; then cancelled: {reason}", None)

@@ -1,0 +1,457 @@
+"""`ObjectStore` on a local directory tree: the embedded default.
+
+Layout under the root:
+
+- `<root>/<key>`: the object's bytes, so `file://<root>/<key>` names them (DESIGN §4).
+- `<root>/.upload-store/`: the store's own files, outside the object namespace (keys whose first segment
+  is `.upload-store` are refused, and listing skips it): `tmp/` for writes in progress, `meta/<key>` for
+  each object's record (ETag, content type, user metadata, tags) and `lock`.
+
+Consistency: bytes are written to a temporary file and renamed into place, so a reader sees either the
+old or the new version, never a mix. The record names the version it describes (inode, size, mtime), and
+a reader uses a record only when it matches the file it opened; during the instant between the two
+renames of a write it retries, and a record that never matches (a crash between the renames, or a file
+put there by hand) is rebuilt from the bytes. Writers of names and records hold an exclusive `flock`,
+which also keeps `delete_many` from removing a directory that a concurrent `put` is renaming into.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from upload_common.checksums.etag import S3EtagHasher
+from upload_common.checksums.part_size import MIN_PART_SIZE, s3_part_size
+from upload_common.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    InvalidNameError,
+    ObjectNotFoundError,
+    StorageError,
+)
+from upload_common.storage.base import ObjectInfo, ObjectStore
+from upload_common.storage.keys import validate_key, validate_metadata, validate_prefix, validate_tags
+
+INTERNAL_DIR = ".upload-store"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_CHUNK = 1024 * 1024
+_MAX_SEGMENT_BYTES = 255  # NAME_MAX of common file systems
+_RECORD_ATTEMPTS = 20  # a concurrent writer's two renames are microseconds apart
+
+
+class LocalObjectStore(ObjectStore):
+    """Objects as files under `root`; never reads or writes outside it."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_absolute():
+            raise ConfigurationError(f"the local store root must be an absolute path: {root}")
+        try:
+            self._root = root.resolve()
+            self._meta = self._root / INTERNAL_DIR / "meta"
+            self._tmp = self._root / INTERNAL_DIR / "tmp"
+            self._meta.mkdir(parents=True, exist_ok=True)
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot use {root} as the local store: {exc}") from None
+        self._lock_path = self._root / INTERNAL_DIR / "lock"
+
+    @property
+    def url(self) -> str:
+        return f"file://{self._root}"
+
+    def object_url(self, key: str) -> str:
+        return f"file://{self._path(key)}"
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        return self._write(
+            key, stream, size=size, content_type=content_type, metadata=validate_metadata(metadata), tags={}
+        )
+
+    def open(self, key: str) -> BinaryIO:
+        handle, _ = self._open_regular(key)
+        return handle
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if start < 0 or length < 0:
+            raise InvalidInputError(f"a range needs start >= 0 and length >= 0, got {start}, {length}")
+        handle, _ = self._open_regular(key)
+        with handle:
+            try:
+                handle.seek(start)
+                return handle.read(length)
+            except OSError as exc:
+                raise StorageError(f"cannot read {key!r}: {exc}") from None
+
+    def head(self, key: str) -> ObjectInfo:
+        handle, record = self._open_with_record(key)
+        handle.close()
+        return record.info(key)
+
+    def list(self, prefix: str, *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        if page_size < 1:
+            raise InvalidInputError(f"page_size must be at least 1, got {page_size}")
+        directory_key = prefix.rpartition("/")[0]
+        if directory_key.split("/", maxsplit=1)[0] == INTERNAL_DIR:
+            return
+        for key in self._walk(self._root / directory_key, directory_key, prefix):
+            try:
+                info = self.head(key)
+            except ObjectNotFoundError:  # deleted while we walked
+                continue
+            # Like S3's LIST: no content type or user metadata (ask head for those).
+            yield ObjectInfo(key=key, size=info.size, etag=info.etag, last_modified=info.last_modified)
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        count = 0
+        for key in keys:
+            path, meta = self._path(key), self._meta_path(key)
+            with self._locked():
+                for target, top in ((path, self._root), (meta, self._meta)):
+                    try:
+                        target.unlink()
+                    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                        pass  # not an object: nothing to delete, as on S3
+                    except OSError as exc:
+                        raise StorageError(f"cannot delete {key!r}: {exc}") from None
+                    self._prune(target.parent, top)
+            count += 1
+        return count
+
+    def get_tags(self, key: str) -> dict[str, str]:
+        handle, record = self._open_with_record(key)
+        handle.close()
+        return dict(record.tags)
+
+    def put_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        new_tags = validate_tags(tags)
+        with self._locked():
+            handle, record = self._open_with_record(key, locked=True)
+            handle.close()
+            record.tags = new_tags
+            self._save_record(key, record)
+
+    def copy(self, source_key: str, destination_key: str) -> ObjectInfo:
+        if source_key == destination_key:
+            raise InvalidInputError(f"cannot copy {source_key!r} onto itself")
+        self._path(destination_key)  # refuse a bad destination before reading anything
+        handle, record = self._open_with_record(source_key)
+        with handle:
+            return self._write(
+                destination_key,
+                handle,
+                size=record.size,
+                content_type=record.content_type,
+                metadata=record.metadata,
+                tags=record.tags,
+            )
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        key: str,
+        stream: IO[bytes],
+        *,
+        size: int | None,
+        content_type: str | None,
+        metadata: dict[str, str],
+        tags: dict[str, str],
+    ) -> ObjectInfo:
+        path = self._path(key)
+        self._refuse_name_clash(key, path)
+        temporary = self._new_temporary()
+        try:
+            etag, written = self._spool(key, stream, temporary, size)
+            if size is not None and written != size:
+                raise InvalidInputError(f"{key!r}: the stream had {written} bytes, {size} were announced")
+            record = _Record(
+                inode=0,
+                size=written,
+                mtime_ns=0,
+                etag=etag,
+                content_type=content_type or DEFAULT_CONTENT_TYPE,
+                metadata=metadata,
+                tags=tags,
+            )
+            self._commit(key, path, temporary, record)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return record.info(key)
+
+    def _spool(self, key: str, stream: IO[bytes], temporary: Path, size: int | None) -> tuple[str, int]:
+        """Copy the stream to `temporary`, hashing on the way; the stream's own errors pass unchanged."""
+        hasher = S3EtagHasher(s3_part_size(size) if size is not None else MIN_PART_SIZE)
+        try:
+            out = temporary.open("wb")
+        except OSError as exc:
+            raise StorageError(f"cannot write {key!r}: {exc}") from None
+        with out:
+            while chunk := stream.read(_CHUNK):
+                hasher.update(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise StorageError(f"cannot write {key!r}: {exc}") from None
+        if hasher.part_size != s3_part_size(hasher.bytes_seen):
+            # The size was unknown and is beyond 10,000 default parts: hash again with the right rule.
+            return _etag_of_file(temporary, hasher.bytes_seen), hasher.bytes_seen
+        return hasher.hexdigest(), hasher.bytes_seen
+
+    def _commit(self, key: str, path: Path, temporary: Path, record: _Record) -> None:
+        """Rename the bytes into place, then their record; both under the lock (see the module doc)."""
+        try:
+            status = temporary.stat()
+            record.inode, record.mtime_ns = status.st_ino, status.st_mtime_ns
+            with self._locked():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary.replace(path)
+                self._save_record(key, record)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            raise InvalidNameError(f"{key!r} clashes with an existing object's name") from None
+        except OSError as exc:
+            raise StorageError(f"cannot write {key!r}: {exc}") from None
+
+    def _save_record(self, key: str, record: _Record) -> None:
+        """Write the record atomically; the caller holds the lock."""
+        meta = self._meta_path(key)
+        temporary = self._new_temporary()
+        try:
+            meta.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(record.to_json()), encoding="utf-8")
+            temporary.replace(meta)
+        except OSError as exc:
+            raise StorageError(f"cannot write the record of {key!r}: {exc}") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _new_temporary(self) -> Path:
+        try:
+            descriptor, name = tempfile.mkstemp(dir=self._tmp, prefix="part-")
+        except OSError as exc:
+            raise StorageError(f"cannot create a temporary file in {self._tmp}: {exc}") from None
+        os.close(descriptor)
+        return Path(name)
+
+    def _refuse_name_clash(self, key: str, path: Path) -> None:
+        # S3 lets `a` and `a/b` coexist; a file system cannot, so say so before reading any bytes.
+        if path.is_dir():
+            raise InvalidNameError(f"{key!r} is a prefix of other objects in the local store")
+        for parent in path.parents:
+            if parent == self._root:
+                break
+            if parent.exists() and not parent.is_dir():
+                raise InvalidNameError(f"{key!r} would be inside the object {parent.name!r}")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            lock = self._lock_path.open("a")
+        except OSError as exc:
+            raise StorageError(f"cannot open the store lock {self._lock_path}: {exc}") from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _prune(self, directory: Path, top: Path) -> None:
+        """Remove now-empty directories up to `top`, so a later key may reuse the name as a file."""
+        while directory != top and directory.is_relative_to(top):
+            try:
+                directory.rmdir()
+            except OSError:  # not empty (or already gone): stop here
+                return
+            directory = directory.parent
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _open_with_record(self, key: str, *, locked: bool = False) -> tuple[BinaryIO, _Record]:
+        """The open file and the record that describes exactly that version of it."""
+        for attempt in range(_RECORD_ATTEMPTS):
+            handle, status = self._open_regular(key)
+            record = self._load_record(key)
+            if record is not None and record.describes(status):
+                return handle, record
+            handle.close()
+            if locked:  # no writer can be between its renames while we hold the lock
+                break
+            time.sleep(0.001 * (attempt + 1))
+        return self._rebuild_record(key, locked=locked)
+
+    def _rebuild_record(self, key: str, *, locked: bool) -> tuple[BinaryIO, _Record]:
+        """Recompute a record from the bytes (after a crash, or for a file put there by hand)."""
+        handle, status = self._open_regular(key)
+        try:
+            etag = _etag_of_handle(handle, status.st_size)
+            handle.seek(0)
+        except OSError as exc:
+            handle.close()
+            raise StorageError(f"cannot read {key!r}: {exc}") from None
+        # Tags (checksums) described other bytes; content type and metadata are unknown: start afresh.
+        record = _Record(
+            inode=status.st_ino,
+            size=status.st_size,
+            mtime_ns=status.st_mtime_ns,
+            etag=etag,
+            content_type=DEFAULT_CONTENT_TYPE,
+        )
+        with contextlib.nullcontext() if locked else self._locked():
+            try:
+                current: os.stat_result | None = self._path(key).stat()
+            except FileNotFoundError:  # deleted meanwhile: the open handle still reads this version
+                current = None
+            except OSError as exc:
+                handle.close()
+                raise StorageError(f"cannot read {key!r}: {exc}") from None
+            # Saved only while the file is still this version, else it would describe other bytes.
+            if current is not None and record.describes(current):
+                self._save_record(key, record)
+        return handle, record
+
+    def _open_regular(self, key: str) -> tuple[BinaryIO, os.stat_result]:
+        path = self._path(key)
+        try:
+            handle = path.open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFoundError(f"no object {key!r}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot open {key!r}: {exc}") from None
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            handle.close()
+            raise ObjectNotFoundError(f"no object {key!r}")
+        return handle, status
+
+    def _load_record(self, key: str) -> _Record | None:
+        try:
+            return _Record.from_json(json.loads(self._meta_path(key).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: rebuilt from the bytes
+            return None
+
+    def _walk(self, directory: Path, directory_key: str, prefix: str) -> Iterator[str]:
+        """Keys under `directory` that start with `prefix`, lazily, in S3's order (UTF-8 bytes)."""
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot list {directory}: {exc}") from None
+        entries.sort(key=_sort_key)
+        for entry in entries:
+            key = f"{directory_key}/{entry.name}" if directory_key else entry.name
+            if not directory_key and entry.name == INTERNAL_DIR:
+                continue
+            if _is_dir(entry):
+                if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
+                    yield from self._walk(Path(entry.path), key, prefix)
+            elif entry.is_file(follow_symlinks=False) and key.startswith(prefix):
+                yield key
+
+    # -- names ---------------------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        if key.split("/", maxsplit=1)[0] == INTERNAL_DIR:
+            raise InvalidNameError(f"{key!r}: the name {INTERNAL_DIR!r} is reserved by the local store")
+        if any(len(segment.encode()) > _MAX_SEGMENT_BYTES for segment in key.split("/")):
+            raise InvalidNameError(f"{key!r}: a segment is longer than the file system allows")
+        path = self._root / key
+        # Symbolic links inside the tree must not lead out of it either.
+        if not path.resolve().is_relative_to(self._root):
+            raise InvalidNameError(f"{key!r} leads outside the store")
+        return path
+
+    def _meta_path(self, key: str) -> Path:
+        # Same shape as the object tree, so two records clash exactly when two objects would.
+        return self._meta / key
+
+
+@dataclass
+class _Record:
+    """What the store knows about one version of one object."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+    etag: str
+    content_type: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def describes(self, status: os.stat_result) -> bool:
+        return (self.inode, self.size, self.mtime_ns) == (status.st_ino, status.st_size, status.st_mtime_ns)
+
+    def info(self, key: str) -> ObjectInfo:
+        modified = datetime.fromtimestamp(self.mtime_ns / 1e9, tz=UTC)
+        return ObjectInfo(
+            key=key,
+            size=self.size,
+            etag=self.etag,
+            last_modified=modified,
+            content_type=self.content_type,
+            metadata=dict(self.metadata),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "inode": self.inode,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "etag": self.etag,
+            "content_type": self.content_type,
+            "metadata": self.metadata,
+            "tags": self.tags,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Record:
+        return cls(
+            inode=int(data["inode"]),
+            size=int(data["size"]),
+            mtime_ns=int(data["mtime_ns"]),
+            etag=str(data["etag"]),
+            content_type=str(data["content_type"]),
+            metadata={str(k): str(v) for k, v in data["metadata"].items()},
+            tags={str(k): str(v) for k, v in data["tags"].items()},
+        )
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    return entry.is_dir(follow_symlinks=False)
+
+
+def _sort_key(entry: os.DirEntry[str]) -> bytes:
+    # A directory sorts as `name/`: that is where its keys fall among its siblings' keys.
+    return entry.name.encode("utf-8", "surrogateescape") + (b"/" if _is_dir(entry) else b"")
+
+
+def _etag_of_file(path: Path, size: int) -> str:
+    with path.open("rb") as handle:
+        return _etag_of_handle(handle, size)
+
+
+def _etag_of_handle(handle: IO[bytes], size: int) -> str:
+    hasher = S3EtagHasher(s3_part_size(size))
+    while chunk := handle.read(_CHUNK):
+        hasher.update(chunk)
+    return hasher.hexdigest()

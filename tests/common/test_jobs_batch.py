@@ -1,0 +1,173 @@
+"""AWS Batch specifics through moto: one job definition per image, job settings, throttling, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from moto import mock_aws
+
+from support.moto_batch import BATCH_CONFIG, JOB_QUEUE, REGION, MotoBatch
+from upload_common import aws
+from upload_common.errors import JobRunnerError
+from upload_common.jobs import JobSpec, JobState
+from upload_common.jobs.batch import BatchJobRunner, job_name
+
+IMAGE = "quay.io/humancellatlas/fastq-validator:2.1"
+
+
+@pytest.fixture
+def batch() -> Iterator[MotoBatch]:
+    with mock_aws(config=BATCH_CONFIG):
+        yield MotoBatch()
+
+
+@pytest.fixture
+def runner(batch: MotoBatch) -> BatchJobRunner:
+    return BatchJobRunner(batch.client, JOB_QUEUE, batch.role_arn, "upload-test")
+
+
+def test_one_job_definition_per_image_registered_once(batch: MotoBatch, runner: BatchJobRunner) -> None:
+    runner.submit(JobSpec("a", IMAGE, ["x"]))
+    runner.submit(JobSpec("b", IMAGE, ["y"]))
+    # Another process (a fresh runner) finds the ACTIVE definition instead of registering a new one.
+    BatchJobRunner(batch.client, JOB_QUEUE, batch.role_arn, "upload-test").submit(JobSpec("c", IMAGE, ["z"]))
+    runner.submit(JobSpec("d", "quay.io/humancellatlas/other:1", []))
+
+    definitions = batch.client.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+
+    by_name = {(d["jobDefinitionName"], d["revision"]): d["containerProperties"] for d in definitions}
+    assert set(by_name) == {
+        (runner.definition_name(IMAGE), 1),
+        (runner.definition_name("quay.io/humancellatlas/other:1"), 1),
+    }
+    mine = by_name[(runner.definition_name(IMAGE), 1)]
+    assert mine["image"] == IMAGE
+    assert mine["jobRoleArn"] == batch.role_arn
+    assert runner.definition_name(IMAGE).startswith("upload-test-")
+    assert len(runner.definition_name(IMAGE)) == len("upload-test-") + 16
+
+
+def test_submit_sends_the_jobs_command_environment_and_timeout(
+    batch: MotoBatch, runner: BatchJobRunner
+) -> None:
+    spec = JobSpec(
+        "validate R1.fastq.gz in area 9f1c/\u00e9",
+        IMAGE,
+        ["/validator", "R1.fastq.gz"],
+        environment={"UPLOAD_AREA": "9f1c", "VALIDATION_ID": "42"},
+        vcpus=2,
+        memory_mib=4096,
+        timeout_seconds=5,
+    )
+
+    job = batch.client.describe_jobs(jobs=[runner.submit(spec)])["jobs"][0]
+
+    assert job["jobName"] == "validate_R1_fastq_gz_in_area_9f1c__"
+    assert job["jobQueue"].endswith(f":job-queue/{JOB_QUEUE}")
+    assert job["container"]["command"] == ["/validator", "R1.fastq.gz"]
+    environment = {e["name"]: e["value"] for e in job["container"]["environment"]}
+    assert environment["UPLOAD_AREA"] == "9f1c"
+    assert environment["VALIDATION_ID"] == "42"
+    assert job["timeout"] == {"attemptDurationSeconds": 60}  # Batch's minimum, above the asked 5 s
+
+
+def test_a_batch_timeout_is_reported_as_timed_out(batch: MotoBatch, runner: BatchJobRunner) -> None:
+    job_id = runner.submit(JobSpec("t", IMAGE, []))
+    batch.fail(job_id, "Job attempt duration exceeded timeout")
+
+    status = runner.describe(job_id)
+
+    assert status.state is JobState.FAILED
+    assert status.reason == "timed out: Job attempt duration exceeded timeout"
+
+
+def test_a_failure_without_a_reason_still_says_something(batch: MotoBatch, runner: BatchJobRunner) -> None:
+    job_id = runner.submit(JobSpec("f", IMAGE, []))
+    batch.fail(job_id, "")
+
+    assert runner.describe(job_id).reason == "AWS Batch gave no reason"
+
+
+@pytest.mark.parametrize(
+    ("batch_status", "state"),
+    [
+        ("PENDING", JobState.SUBMITTED),
+        ("RUNNABLE", JobState.SUBMITTED),
+        ("STARTING", JobState.SUBMITTED),
+        ("RUNNING", JobState.RUNNING),
+    ],
+)
+def test_batch_statuses_map_onto_four_states(
+    batch: MotoBatch, runner: BatchJobRunner, batch_status: str, state: JobState
+) -> None:
+    job_id = runner.submit(JobSpec("s", IMAGE, []))
+    batch.job(job_id).status = batch_status
+
+    assert runner.describe(job_id).state is state
+
+
+def test_throttling_is_retried(batch: MotoBatch) -> None:
+    client = _client_without_botocore_retries()
+    throttled = _throttle(client, "SubmitJob", times=2)
+    runner = BatchJobRunner(client, JOB_QUEUE, batch.role_arn, "upload-test", max_wait_seconds=0.05)
+
+    job_id = runner.submit(JobSpec("r", IMAGE, []))
+
+    assert throttled == ["SubmitJob"] * 3  # two refusals, then the call that went through
+    assert runner.describe(job_id).state is JobState.SUCCEEDED
+
+
+def test_endless_throttling_becomes_a_job_runner_error(batch: MotoBatch) -> None:
+    client = _client_without_botocore_retries()
+    throttled = _throttle(client, "DescribeJobs", times=100)
+    runner = BatchJobRunner(
+        client, JOB_QUEUE, batch.role_arn, "upload-test", max_attempts=3, max_wait_seconds=0.05
+    )
+
+    with pytest.raises(JobRunnerError, match="DescribeJobs: TooManyRequestsException"):
+        runner.describe("0f5c7a3e-0000-4000-8000-000000000000")
+    assert len(throttled) == 3
+
+
+def test_provider_errors_become_job_runner_errors(batch: MotoBatch) -> None:
+    runner = BatchJobRunner(batch.client, "no-such-queue", batch.role_arn, "upload-test")
+
+    with pytest.raises(JobRunnerError, match="AWS Batch SubmitJob"):
+        runner.submit(JobSpec("q", IMAGE, []))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("checksum-area-1_file", "checksum-area-1_file"),
+        ("a b/c.d", "a_b_c_d"),
+        ("_hidden", "job_hidden"),
+        ("", "job"),
+        ("x" * 300, "x" * 128),
+    ],
+)
+def test_job_names_are_what_batch_accepts(name: str, expected: str) -> None:
+    assert job_name(name) == expected
+
+
+def _client_without_botocore_retries() -> Any:
+    # botocore's own retries would hide the throttling from the runner's tenacity policy.
+    return aws.client("batch", region_name=REGION, config=aws.client_config(retries={"max_attempts": 1}))
+
+
+def _throttle(client: Any, operation: str, times: int) -> list[str]:
+    """Make the next `times` calls of `operation` answer TooManyRequestsException, as Batch does."""
+    calls: list[str] = []
+
+    def refuse(**_kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        calls.append(operation)
+        if len(calls) > times:
+            return None
+        error = {"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"}}
+        return AWSResponse("https://batch.us-east-1.amazonaws.com", 429, HTTPHeaders(), None), error
+
+    client.meta.events.register(f"before-call.batch.{operation}", refuse)
+    return calls

@@ -1,0 +1,87 @@
+"""`make_job_runner` builds the runner UPLOAD_JOB_RUNNER names; a wrong value stops start-up."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from upload_common.errors import ConfigurationError
+from upload_common.jobs.batch import BatchJobRunner
+from upload_common.jobs.factory import make_job_runner
+from upload_common.jobs.local import LocalJobRunner
+from upload_common.settings import Settings, load_settings
+
+
+def test_default_is_the_local_runner_with_validators_merged_over_the_defaults(
+    in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "UPLOAD_VALIDATORS",
+        '{"quay.io/hca/fastq:1": "python -m fastq_check --strict", "builtin/json": "jq -e \'.\' \\"a b\\""}',
+    )
+    defaults = {"builtin/json": [sys.executable, "-m", "json.tool"], "builtin/gzip": ["gzip", "-t"]}
+
+    runner = make_job_runner(load_settings(Settings), image_commands=defaults)
+
+    assert isinstance(runner, LocalJobRunner)
+    assert runner.state_dir == in_tmp_cwd / "var" / "jobs"
+    assert runner.image_commands == {
+        "builtin/json": ["jq", "-e", ".", "a b"],
+        "builtin/gzip": ["gzip", "-t"],
+        "quay.io/hca/fastq:1": ["python", "-m", "fastq_check", "--strict"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"), [("python 'unclosed", "cannot be parsed"), ("  ", "is empty")]
+)
+def test_a_bad_validator_command_names_the_variable(in_tmp_cwd: Path, command: str, problem: str) -> None:
+    settings = load_settings(Settings, validators={"img": command})
+
+    with pytest.raises(ConfigurationError, match=f"UPLOAD_VALIDATORS: command of 'img' {problem}"):
+        make_job_runner(settings)
+
+
+def test_aws_batch_is_built_from_settings() -> None:
+    settings = load_settings(
+        Settings,
+        job_runner="aws-batch",
+        batch_job_queue="upload-prod-validation",
+        batch_job_role_arn="arn:aws:iam::123456789012:role/upload-validation-job",
+        batch_name_prefix="upload-prod",
+    )
+    with mock_aws():
+        runner = make_job_runner(settings)
+
+    assert isinstance(runner, BatchJobRunner)
+    assert (runner.job_queue, runner.job_role_arn, runner.name_prefix) == (
+        "upload-prod-validation",
+        "arn:aws:iam::123456789012:role/upload-validation-job",
+        "upload-prod",
+    )
+
+
+def test_aws_batch_without_a_job_queue_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="UPLOAD_BATCH_JOB_QUEUE"):
+        make_job_runner(load_settings(Settings, job_runner="aws-batch"))
+
+
+def test_a_wrong_job_runner_lists_the_valid_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_JOB_RUNNER", "kubernetes")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(Settings)
+
+    assert "UPLOAD_JOB_RUNNER" in str(caught.value)
+    assert "'local' or 'aws-batch'" in str(caught.value)
+
+
+def test_sandbox_options_reach_the_local_runner(in_tmp_cwd: Path) -> None:
+    runner = make_job_runner(load_settings(Settings), network=True, hidden=[in_tmp_cwd / "var" / "secrets"])
+
+    assert isinstance(runner, LocalJobRunner)
+    assert runner.network is True
+    assert runner.hidden == [str(in_tmp_cwd / "var" / "secrets"), str(in_tmp_cwd / "var" / "jobs")]

@@ -1,0 +1,271 @@
+"""The local runner for real: limits, timeouts and cancels kill whole trees; the sandbox confines the job."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from upload_common.errors import JobNotFoundError, JobRunnerError
+from upload_common.jobs import JobSpec, JobState, JobStatus
+from upload_common.jobs.jobdir import JobDir
+from upload_common.jobs.local import LocalJobRunner
+from upload_common.jobs.sandbox import find_bwrap
+
+PY = "python:local"
+SH = "shell:local"
+IMAGES = {PY: [sys.executable, "-c"], SH: ["sh", "-c"]}
+needs_bwrap = pytest.mark.skipif(
+    find_bwrap() is None, reason="bubblewrap (bwrap) is missing or cannot run here"
+)
+
+
+@pytest.fixture(params=[False, pytest.param(True, marks=needs_bwrap)], ids=["plain", "bwrap"])
+def runner(request: pytest.FixtureRequest, tmp_path: Path) -> LocalJobRunner:
+    """The runner without the sandbox, and with it where bubblewrap works."""
+    return LocalJobRunner(tmp_path / "jobs", IMAGES, sandbox=request.param)
+
+
+@pytest.fixture
+def sandboxed(tmp_path: Path) -> LocalJobRunner:
+    if find_bwrap() is None:
+        pytest.skip("bubblewrap (bwrap) is missing or cannot run here")
+    return LocalJobRunner(tmp_path / "jobs", IMAGES, sandbox=True)
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_timeout_kills_the_whole_tree_including_a_grandchild_in_its_own_session(
+    runner: LocalJobRunner,
+) -> None:
+    marker = _marker()
+    job_id = runner.submit(
+        JobSpec("t", SH, [f"setsid sleep {marker} & sleep {marker}; wait"], timeout_seconds=2)
+    )
+    _until(lambda: len(_processes_with(marker)) == 2)
+
+    status = _final(runner, job_id)
+
+    assert status.state is JobState.FAILED
+    assert status.reason is not None
+    assert "timed out after 2 s" in status.reason
+    assert _processes_with(marker) == []
+
+
+def test_cancel_kills_the_whole_tree(runner: LocalJobRunner) -> None:
+    marker = _marker()
+    job_id = runner.submit(JobSpec("c", SH, [f"setsid sleep {marker} & sleep {marker}; wait"]))
+    _until(lambda: len(_processes_with(marker)) == 2)
+
+    runner.cancel(job_id, "area deleted")
+
+    assert runner.describe(job_id) == JobStatus(job_id, JobState.FAILED, "cancelled: area deleted", None)
+    assert _processes_with(marker) == []
+
+
+def test_memory_limit_stops_a_hog(runner: LocalJobRunner) -> None:
+    job_id = runner.submit(JobSpec("m", PY, ["bytearray(1024 * 1024 * 1024)"], memory_mib=256))
+
+    status = _final(runner, job_id)
+
+    assert status.state is JobState.FAILED
+    assert status.exit_code == 1
+    assert status.reason == "exited with code 1: MemoryError"
+
+
+def test_the_job_gets_its_environment_and_not_the_services(
+    runner: LocalJobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPLOAD_SECRET_KEY", "not for jobs")
+    script = "import os; print(os.environ.get('AREA'), os.environ.get('UPLOAD_SECRET_KEY'))"
+    job_id = runner.submit(JobSpec("e", PY, [script], environment={"AREA": "a1"}))
+
+    assert _final(runner, job_id).state is JobState.SUCCEEDED
+    assert runner.logs(job_id)[0].read_text() == "a1 None\n"
+
+
+def test_another_process_describes_and_cancels_a_job_that_outlives_its_submitter(
+    runner: LocalJobRunner, tmp_path: Path
+) -> None:
+    marker = _marker()
+    submitter = (
+        "import sys; from pathlib import Path; from upload_common.jobs import JobSpec;"
+        "from upload_common.jobs.local import LocalJobRunner;"
+        f"r = LocalJobRunner(Path({str(runner.state_dir)!r}), {{'sh': ['sh', '-c']}},"
+        f" sandbox={runner.sandboxed});"
+        f"print(r.submit(JobSpec('x', 'sh', ['sleep {marker}'])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", submitter], capture_output=True, text=True, check=True, timeout=60
+    )
+    job_id = done.stdout.strip()
+
+    _until(lambda: runner.describe(job_id).state is JobState.RUNNING)
+    runner.cancel(job_id, "from elsewhere")
+
+    assert runner.describe(job_id).reason == "cancelled: from elsewhere"
+    assert _processes_with(marker) == []
+
+
+def test_a_dead_supervisor_is_reported_and_its_orphan_cancelled(runner: LocalJobRunner) -> None:
+    marker = _marker()
+    job_id = runner.submit(JobSpec("d", SH, [f"sleep {marker}"]))
+    _until(lambda: len(_processes_with(marker)) == 1)
+    supervisor = JobDir(runner.state_dir / job_id).supervisor_pid()
+    assert supervisor is not None
+    os.kill(supervisor, signal.SIGKILL)
+    _until(lambda: runner.describe(job_id).state is JobState.FAILED)
+
+    assert runner.describe(job_id).reason == "the job's supervisor died without recording an outcome"
+    if not runner.sandboxed:  # bwrap's --die-with-parent usually ends a sandboxed job with its supervisor
+        assert len(_processes_with(marker)) == 1, "the job itself still runs, unsupervised"
+
+    runner.cancel(job_id, "clean up")
+
+    assert runner.describe(job_id).reason == (
+        "the job's supervisor died without recording an outcome; then cancelled: clean up"
+    )
+    assert _processes_with(marker) == []
+
+
+def test_an_unmapped_image_names_the_known_ones(runner: LocalJobRunner) -> None:
+    with pytest.raises(
+        JobRunnerError, match=r"no local command for image 'quay.io/x:1'; known images: python:local"
+    ):
+        runner.submit(JobSpec("u", "quay.io/x:1", []))
+
+
+def test_job_ids_cannot_reach_outside_the_state_dir(runner: LocalJobRunner) -> None:
+    with pytest.raises(JobNotFoundError):
+        runner.describe("../../etc")
+
+
+def test_sandboxed_job_has_no_network(sandboxed: LocalJobRunner, listener: int, tmp_path: Path) -> None:
+    connect = (
+        f"import socket; socket.create_connection(('127.0.0.1', {listener}), timeout=2); print('connected')"
+    )
+    plain = LocalJobRunner(tmp_path / "plain", IMAGES, sandbox=False)
+
+    inside = _final(sandboxed, sandboxed.submit(JobSpec("n", PY, [connect])))
+    outside = _final(plain, plain.submit(JobSpec("n", PY, [connect])))
+
+    assert inside.state is JobState.FAILED
+    assert inside.reason is not None
+    assert "Error" in inside.reason  # ConnectionRefusedError / OSError: network is unreachable
+    assert outside.state is JobState.SUCCEEDED  # the same job reaches the socket without the sandbox
+
+
+def test_sandboxed_job_writes_only_its_work_dir_and_a_private_tmp(sandboxed: LocalJobRunner) -> None:
+    # Outside /tmp on purpose: inside the sandbox /tmp is a fresh, private tmpfs.
+    outside = Path("/var/tmp") / f"upload-job-{_marker()}"  # noqa: S108 - a unique name, removed after
+    host_tmp_name = f"upload-job-{_marker()}"
+    script = (
+        "import pathlib\n"
+        "pathlib.Path('result.json').write_text('{}')\n"
+        f"pathlib.Path('/tmp/{host_tmp_name}').write_text('scratch')\n"
+        "print(pathlib.Path('/etc/os-release').read_text() != '')\n"
+        f"pathlib.Path({str(outside)!r}).write_text('escaped')\n"
+    )
+    try:
+        job_id = sandboxed.submit(JobSpec("w", PY, [script]))
+        status = _final(sandboxed, job_id)
+        escaped = outside.exists()
+    finally:
+        outside.unlink(missing_ok=True)
+
+    assert status.state is JobState.FAILED
+    assert status.reason is not None
+    assert "Read-only file system" in status.reason
+    assert not escaped
+    assert sandboxed.logs(job_id)[0].read_text() == "True\n"  # the rest of the filesystem is readable
+    assert (JobDir(sandboxed.state_dir / job_id).work / "result.json").read_text() == "{}"
+    assert not (Path("/tmp") / host_tmp_name).exists()  # noqa: S108 - the host's /tmp is the point
+
+
+def test_sandbox_masks_hidden_paths(sandboxed: LocalJobRunner, tmp_path: Path) -> None:
+    # Outside /tmp on purpose: the sandbox's private /tmp would hide a directory there anyway.
+    service_var = Path("/var/tmp") / f"upload-var-{_marker()}"  # noqa: S108 - a unique name, removed after
+    service_var.mkdir()
+    (service_var / "secret_key").write_text("s3cr3t")
+    masking = LocalJobRunner(tmp_path / "masking", IMAGES, sandbox=True, hidden=[service_var])
+    command = [f"ls -A {service_var}"]
+    try:
+        masked = masking.submit(JobSpec("h", SH, command))
+        visible = sandboxed.submit(JobSpec("h", SH, command))
+        statuses = [_final(masking, masked).state, _final(sandboxed, visible).state]
+    finally:
+        (service_var / "secret_key").unlink()
+        service_var.rmdir()
+
+    assert statuses == [JobState.SUCCEEDED, JobState.SUCCEEDED]
+    assert masking.logs(masked)[0].read_text() == ""
+    assert sandboxed.logs(visible)[0].read_text() == "secret_key\n"
+
+
+def _marker() -> str:
+    # A unique sleep duration names the job's processes in the process table.
+    return f"{300 + secrets.randbelow(10**6)}.{secrets.randbelow(10**6):06d}"
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if cmdline.startswith(f"sleep {marker}") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _final(runner: LocalJobRunner, job_id: str) -> JobStatus:
+    _until(lambda: runner.describe(job_id).state.final)
+    return runner.describe(job_id)
+
+
+def _until(condition: Callable[[], bool], limit: float = 20) -> None:
+    # Only a guard against a hang: nothing here measures speed.
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_sandboxed_job_sees_no_other_jobs_state(tmp_path: Path) -> None:
+    if find_bwrap() is None:
+        pytest.skip("bubblewrap (bwrap) is missing or cannot run here")
+    # Outside /tmp on purpose: the sandbox's private /tmp would hide a state dir there anyway.
+    state_dir = Path("/var/tmp") / f"upload-jobs-{_marker()}"  # noqa: S108 - a unique name, removed after
+    runner = LocalJobRunner(state_dir, IMAGES, sandbox=True)
+    try:
+        other = runner.submit(JobSpec("other", SH, ["true"], environment={"CALLBACK_TOKEN": "t0k3n"}))
+        _final(runner, other)
+        job_id = runner.submit(JobSpec("nosy", SH, [f"ls -A {state_dir}; ls -A {state_dir}/{other}"]))
+        _final(runner, job_id)
+        seen = runner.logs(job_id)[0].read_text().split()
+        own = sorted(p.name for p in (state_dir / job_id).iterdir())
+    finally:
+        shutil.rmtree(state_dir)
+
+    assert seen == [job_id]  # its own directory, which holds only the work dir's mount point
+    assert "spec.json" in own
