@@ -1,0 +1,61 @@
+"""Settings of the harness, read from the environment the scheduler (or the local runner) sets on the job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+
+from upload_common.errors import ConfigurationError
+from upload_common.settings import Settings, load_settings
+
+# Needed only when the harness reports to the API (not with --no-report).
+REPORTING_VARIABLES = {
+    "validation_id": "UPLOAD_VALIDATION_ID",
+    "callback_url": "UPLOAD_CALLBACK_URL",
+    "callback_token": "UPLOAD_CALLBACK_TOKEN",
+}
+
+
+class HarnessSettings(Settings):
+    """What one validation job is told: which validation, where to report, how long to wait."""
+
+    validation_id: str | None = Field(default=None, description="The validation this job runs.")
+    callback_url: str | None = Field(
+        default=None, description="Full URL of POST /v1/area/<uuid>/update_validation/<validation_id>."
+    )
+    callback_token: SecretStr | None = Field(default=None, description="Per-job token for the callback.")
+    staging_dir: Path | None = Field(default=None, description="Where files are staged; unset: a temp dir.")
+    validator_timeout_seconds: float = Field(
+        default=3600, gt=0, description="How long the validator may run before it is killed."
+    )
+    callback_retry_wait_seconds: float = Field(
+        default=1.0, ge=0, description="First wait between callback attempts (grows exponentially)."
+    )
+    callback_attempts: int = Field(default=5, ge=1, description="Attempts per callback before giving up.")
+    # Not UPLOAD_-prefixed: AWS Batch sets AWS_BATCH_JOB_ID, the local runner sets UPLOAD_JOB_ID.
+    job_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_BATCH_JOB_ID", "UPLOAD_JOB_ID"),
+        description="The job's id, sent in every report.",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+def load_harness_settings(*, reporting: bool) -> HarnessSettings:
+    """Settings from the environment, or a `ConfigurationError` naming every missing or bad variable."""
+    settings = load_settings(HarnessSettings)
+    if reporting:
+        missing = [name for field, name in REPORTING_VARIABLES.items() if not getattr(settings, field)]
+        if missing:
+            raise ConfigurationError(
+                f"missing environment variable(s) {', '.join(missing)}; they are needed to report "
+                "the result (pass --no-report to run without reporting)"
+            )
+    return settings
