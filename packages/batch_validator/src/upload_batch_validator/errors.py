@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from upload_common.errors import UploadError
+from upload_common.errors import CallbackError, CallbackRejectedError, CallbackUndeliveredError, UploadError
+
+__all__ = [
+    "CallbackError",
+    "CallbackRejectedError",
+    "CallbackUndeliveredError",
+    "HarnessError",
+    "TerminatedError",
+    "ValidatorStartError",
+]
 
 
 class HarnessError(UploadError):
     """Base class of the harness's own errors."""
-
-
-class CallbackError(HarnessError):
-    """A report could not be delivered to the API."""
-
-
-class CallbackRejectedError(CallbackError):
-    """The API answered a report with a 4xx: final, retrying cannot help."""
-
-
-class CallbackUndeliveredError(CallbackError):
-    """Every attempt to deliver a report failed (connection errors or 5xx)."""
 
 
 class TerminatedError(HarnessError):

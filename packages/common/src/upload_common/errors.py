@@ -92,3 +92,15 @@ class ChecksumError(UploadError):
 
 class ContentChangedError(ChecksumError):
     """The object changed while it was being read."""
+
+
+class CallbackError(UploadError):
+    """A job's report could not be delivered to the API."""
+
+
+class CallbackRejectedError(CallbackError):
+    """The API answered a report with a 4xx: final, retrying cannot help."""
+
+
+class CallbackUndeliveredError(CallbackError):
+    """Every attempt to deliver a report failed (connection errors or 5xx)."""

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     checksum_inline_max_bytes: int = Field(
         default=10 * GIB, ge=0, description="Above this size checksumming runs as a job."
     )
+    checksum_tag_prefix: str = Field(
+        default="hca-dss-", pattern=r"^[A-Za-z0-9_.:/=+@-]{0,64}$", description="Prefix of the checksum tags."
+    )
     validators: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="JSON map of validator image name to local command."
     )

@@ -15,7 +15,8 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from upload_api.context import CHECKSUM_TAG_PREFIX, ApiContext
+from upload_api.context import ApiContext
+from upload_common.checksum_tags import checksum_tags
 from upload_api.names import check_filename, object_key
 from upload_api.services.areas import live_area, writable_area
 from upload_common import messages
@@ -84,7 +85,7 @@ def store_file(
             last_modified=info.last_modified,
             checksums=None,
         )
-    context.store.put_tags(key, {CHECKSUM_TAG_PREFIX + k: v for k, v in checksums.as_dict().items()})
+    context.store.put_tags(key, checksum_tags(checksums, context.settings.checksum_tag_prefix))
     return _record_checksummed_version(context, area_uuid, name, info, checksums)
 
 

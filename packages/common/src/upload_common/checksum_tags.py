@@ -1,0 +1,21 @@
+"""The checksum tags on stored objects (`hca-dss-sha1`, ... with a configurable prefix).
+
+Tags are how the data store reads checksums; the service writes them and never trusts them: its own
+record of a version's checksums lives in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from upload_common.checksums import CHECKSUM_NAMES, Checksums
+
+
+def checksum_tags(checksums: Checksums | Mapping[str, str], prefix: str) -> dict[str, str]:
+    values = checksums.as_dict() if isinstance(checksums, Checksums) else dict(checksums)
+    return {f"{prefix}{name}": values[name] for name in CHECKSUM_NAMES}
+
+
+def tags_hold(tags: Mapping[str, str], checksums: Mapping[str, str], prefix: str) -> bool:
+    """True when the object's tags carry exactly these checksums (other tags may be present too)."""
+    return all(tags.get(f"{prefix}{name}", "").lower() == checksums[name] for name in CHECKSUM_NAMES)
