@@ -63,3 +63,7 @@ $(BENCH_STAMP): packages/common/pyproject.toml
 
 bench-checksum: $(BENCH_STAMP) ## Checksum engine vs the seed's (dcplib) and the machine's limit (~1 min, 4 GiB of disk)
 	$(BENCH_VENV)/bin/python benchmarks/checksum.py $(BENCH_ARGS)
+
+.PHONY: bench-store
+bench-store: $(STAMP) ## RSS growth of put + get of a 2 GiB object, local store and S3 (moto server) (~2 min, 2 GiB of disk)
+	$(BIN)/python benchmarks/store_memory.py $(BENCH_ARGS)
