@@ -6,47 +6,23 @@ server that records what it is sent, and S3 is `moto_server` listening on 127.0.
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from batch_validator.harness_support import AREA, BIN, CallbackServer, Report, free_port
+from batch_validator.harness_support import AREA, BIN, CallbackServer, free_port
+from support.callback_server import serve_callbacks
 
 
 @pytest.fixture
 def callback_server() -> Iterator[CallbackServer]:
-    server_state = CallbackServer(url_base="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length))
-            server_state.reports.append(Report(self.path, self.headers.get("Authorization"), body))
-            status = server_state.answers.popleft() if server_state.answers else 204
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            del format, args  # keep test output quiet
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server_state.url_base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server_state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_callbacks() as base:
+        server = CallbackServer(url_base=base.url_base, reports=base.reports, answers=base.answers)
+        yield server
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import os
 import socket
 import subprocess
 import sys
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from support.callback_server import CallbackServer as BaseCallbackServer
 
 BIN = Path(sys.executable).parent  # the console scripts of the environment running the tests
 AREA = "0b2b4f0e-3c1a-4f5e-9a57-1a2b3c4d5e6f"
@@ -18,31 +17,11 @@ TOKEN = "job-token-for-this-validation"
 JOB_ID = "local-job-1"
 
 
-@dataclass
-class Report:
-    """One request the callback server received."""
-
-    path: str
-    authorization: str | None
-    body: dict[str, Any]
-
-
-@dataclass
-class CallbackServer:
-    """Records every POST; answers with the queued status codes, then 204."""
-
-    url_base: str
-    reports: list[Report] = field(default_factory=list)
-    answers: deque[int] = field(default_factory=deque)
+class CallbackServer(BaseCallbackServer):
+    """The callback stand-in, with the URL of this validation's callback."""
 
     def callback_url(self, area: str = AREA, validation_id: str = VALIDATION_ID) -> str:
         return f"{self.url_base}/v1/area/{area}/update_validation/{validation_id}"
-
-    def statuses(self) -> list[str]:
-        return [report.body["status"] for report in self.reports]
-
-    def final(self) -> Report:
-        return self.reports[-1]
 
 
 def job_environment(callback_url: str, staging_dir: Path, **extra: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from upload_common.queues import Message, MessageQueue
 
 logger = logging.getLogger(__name__)
 
-RecordHandler = Callable[[str], None]
+RecordHandler = Callable[[str], object]  # its return value is ignored
 
 
 def process_message(queue: MessageQueue, message: Message, handle: RecordHandler) -> bool:

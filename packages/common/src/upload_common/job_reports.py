@@ -51,7 +51,7 @@ class Reporter:
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_exponential_jitter(
-                initial=self._retry_wait, max=max(self._retry_wait * 30, 0.001), jitter=self._retry_wait
+                multiplier=self._retry_wait, max=max(self._retry_wait * 30, 0.001), jitter=self._retry_wait
             ),
             retry=retry_if_exception_type(_TransientError),
             before_sleep=lambda state: _log.warning(

@@ -55,10 +55,55 @@ class Settings(BaseSettings):
     )
     ingest_url: str | None = Field(default=None, description="Base URL that receives notifications.")
     ingest_secret: SecretStr | None = Field(default=None, description="HMAC secret for notifications.")
+    ingest_jwt_key: SecretStr | None = Field(
+        default=None,
+        description="Service-account key (Google JSON, base64 JSON or PEM) for an RS256 bearer JWT on "
+        "notifications; unset (and no key file): no JWT is sent.",
+    )
+    ingest_jwt_key_file: Path | None = Field(
+        default=None, description="File holding the service-account key (instead of UPLOAD_INGEST_JWT_KEY)."
+    )
+    ingest_jwt_audience: str | None = Field(
+        default=None, description="`aud` of the notification JWT; required when a key is configured."
+    )
+    ingest_jwt_issuer: str | None = Field(
+        default=None, description="`iss`/`sub` of the notification JWT when the key is a bare PEM."
+    )
+    notification_max_attempts: int = Field(
+        default=15, ge=1, description="Delivery attempts of a notification before it is FAILED."
+    )
+    notification_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="Delay after the first failed attempt; doubles after each one."
+    )
+    notification_backoff_max_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Cap on the delay between attempts (plus up to the initial delay of jitter).",
+    )
+    notification_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of each network phase of one delivery attempt."
+    )
     secret_key: SecretStr | None = Field(default=None, description="Server secret for job callback tokens.")
     public_url: str | None = Field(default=None, description="Base URL that jobs use to call back.")
+    # On AWS, Terraform passes only the ARNs of secrets; their values are fetched at run time.
+    database_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with the password to add to database_url."
+    )
+    api_keys_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with the accepted Api-Key values."
+    )
+    ingest_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with the notification HMAC secret."
+    )
+    secret_key_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with the server secret for job callback tokens."
+    )
     checksum_inline_max_bytes: int = Field(
         default=10 * GIB, ge=0, description="Above this size checksumming runs as a job."
+    )
+    checksum_job_image: str = Field(
+        default="dcp-upload/checksum",
+        description="Image of the job that checksums files too large to do inline.",
     )
     checksum_tag_prefix: str = Field(
         default="hca-dss-", pattern=r"^[A-Za-z0-9_.:/=+@-]{0,64}$", description="Prefix of the checksum tags."

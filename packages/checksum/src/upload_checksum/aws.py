@@ -1,0 +1,34 @@
+"""AWS Lambda entry points of the checksum worker (wired by terraform/modules/workers)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from upload_checksum.reaper import reap
+from upload_checksum.worker import handle_record
+from upload_common.consumers import sqs_batch_response
+from upload_common.jobs.factory import make_job_runner
+from upload_common.service_context import ServiceContext, build_service_context
+from upload_common.settings import Settings, load_settings
+
+
+@cache
+def _context() -> ServiceContext:
+    context = build_service_context(load_settings(Settings))
+    # Files above UPLOAD_CHECKSUM_INLINE_MAX_BYTES go to AWS Batch: a Lambda has 15 minutes at most.
+    context.job_runner = make_job_runner(context.settings)
+    return context
+
+
+def handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    """SQS batch of S3 events / file_uploaded messages, with partial batch failure."""
+    context = _context()
+    limit = context.settings.checksum_inline_max_bytes
+    return sqs_batch_response(event, lambda body: handle_record(context, body, inline_max_bytes=limit))
+
+
+def reaper_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int]:
+    """Scheduled: re-queue or fail checksum runs that stalled."""
+    report = reap(_context())
+    return {"requeued": report.requeued, "failed": report.failed}

@@ -1,0 +1,103 @@
+"""`upload-checksum run <object url>`: the checksum job. Reports CHECKSUMMING, then CHECKSUMMED with the
+checksums (after tagging the object), ABORTED when the object is not the expected version, or FAILED
+with a reason; it never ends without a report unless the API cannot be reached at all."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from upload_common.checksum_tags import checksum_tags, tags_hold
+from upload_common.checksums import ProgressCallback, checksum_object
+from upload_common.errors import (
+    CallbackError,
+    ConfigurationError,
+    ContentChangedError,
+    InvalidInputError,
+    ObjectNotFoundError,
+    UploadError,
+)
+from upload_common.job_reports import Reporter
+from upload_common.settings import Settings, load_settings
+from upload_common.storage import ObjectStore, open_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobEnvironment:
+    checksum_id: str
+    expected_etag: str
+    callback_url: str
+    callback_token: str
+    job_id: str | None
+
+    @classmethod
+    def from_environ(cls) -> JobEnvironment:
+        names = ("UPLOAD_CHECKSUM_ID", "UPLOAD_EXPECTED_ETAG", "UPLOAD_CALLBACK_URL", "UPLOAD_CALLBACK_TOKEN")
+        missing = [name for name in names if not os.environ.get(name)]
+        if missing:
+            raise ConfigurationError(f"the checksum job needs {', '.join(missing)}")
+        return cls(
+            checksum_id=os.environ["UPLOAD_CHECKSUM_ID"],
+            expected_etag=os.environ["UPLOAD_EXPECTED_ETAG"],
+            callback_url=os.environ["UPLOAD_CALLBACK_URL"],
+            callback_token=os.environ["UPLOAD_CALLBACK_TOKEN"],
+            job_id=os.environ.get("AWS_BATCH_JOB_ID") or os.environ.get("UPLOAD_JOB_ID"),
+        )
+
+
+def run_checksum_job(object_url: str, job: JobEnvironment, settings: Settings, reporter: Reporter) -> str:
+    """Checksum the object and report; returns the final status reported."""
+    try:
+        store = open_store(settings)
+        key = key_of(store, object_url)
+        reporter.report("CHECKSUMMING", {})
+        checksums = checksum_object(store, key, expected_etag=job.expected_etag, progress=_log_progress(key))
+        prefix = settings.checksum_tag_prefix
+        tags = {name: value for name, value in store.get_tags(key).items() if not name.startswith(prefix)}
+        store.put_tags(key, tags | checksum_tags(checksums, prefix))
+        if not tags_hold(store.get_tags(key), checksums.as_dict(), prefix):
+            raise UploadError("the checksum tags did not stick")
+    except (ContentChangedError, ObjectNotFoundError) as exc:
+        reporter.report("ABORTED", {"reason": str(exc)})
+        return "ABORTED"
+    except CallbackError:
+        raise
+    except Exception as exc:
+        logger.exception("checksum job failed")
+        reporter.report("FAILED", {"reason": f"{type(exc).__name__}: {exc}"})
+        return "FAILED"
+    reporter.report("CHECKSUMMED", {"checksums": checksums.as_dict()})
+    return "CHECKSUMMED"
+
+
+def key_of(store: ObjectStore, object_url: str) -> str:
+    """The key of `object_url` in `store` (the URL must point into it)."""
+    base = store.url.rstrip("/") + "/"
+    if not object_url.startswith(base) or len(object_url) == len(base):
+        raise InvalidInputError(f"{object_url!r} is not an object of the store {store.url}")
+    return object_url[len(base) :]
+
+
+def main_run(object_url: str) -> int:
+    job = JobEnvironment.from_environ()
+    settings = load_settings(Settings)
+    reporter = Reporter(job.callback_url, job.callback_token, job.job_id)
+    status = run_checksum_job(object_url, job, settings, reporter)
+    logger.info("checksum job ended %s", status)
+    return 0 if status != "FAILED" else 1
+
+
+def _log_progress(key: str) -> ProgressCallback:
+    """Logs each whole GiB read: a job's log shows it is alive and how far it got."""
+    logged = 0
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal logged
+        if done - logged >= 1 << 30 or (done == total and logged != total):
+            logged = done
+            logger.info("%s: %d of %d bytes", key, done, total)
+
+    return progress

@@ -1,0 +1,75 @@
+"""Parsing the checksum queue's messages: S3 event notifications and the API's file_uploaded message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from upload_checksum.events import ObjectEvent, parse_events
+from upload_common import messages
+from upload_common.errors import InvalidInputError
+
+AREA = "0b2b4f0e-3c1a-4f5e-9a57-1a2b3c4d5e6f"
+
+
+def s3_event(*records: tuple[str, str]) -> str:
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventName": name,
+                    "s3": {"object": {"key": key, "size": 7, "eTag": "0123456789abcdef0123456789abcdef"}},
+                }
+                for name, key in records
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize("name", ["Put", "Post", "Copy", "CompleteMultipartUpload"])
+def test_every_object_created_event_is_read(name: str) -> None:
+    [event] = parse_events(s3_event((f"ObjectCreated:{name}", f"{AREA}/r1.fastq.gz")))
+    assert event == ObjectEvent(AREA, "r1.fastq.gz", "0123456789abcdef0123456789abcdef", 7)
+
+
+def test_keys_are_decoded_exactly_once() -> None:
+    # S3 form-encodes keys in events: '+' is a space, '%2B' a plus, '%252F' a literal '%2F'.
+    [event] = parse_events(s3_event(("ObjectCreated:Put", f"{AREA}/dir/a+b%2Bc%252F%C3%BC.txt")))
+    assert event.name == "dir/a b+c%2Fü.txt"
+
+
+def test_other_events_and_the_test_event_are_ignored() -> None:
+    assert parse_events(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})) == []
+    assert parse_events(s3_event(("ObjectRemoved:Delete", f"{AREA}/x"))) == []
+
+
+def test_several_records_in_one_message() -> None:
+    body = s3_event(
+        ("ObjectCreated:Put", f"{AREA}/a"),
+        ("ObjectRemoved:Delete", f"{AREA}/b"),
+        ("ObjectCreated:Copy", f"{AREA}/c"),
+    )
+    assert [event.name for event in parse_events(body)] == ["a", "c"]
+
+
+def test_the_api_message() -> None:
+    assert parse_events(messages.file_uploaded(AREA, "dir/x y")) == [ObjectEvent(AREA, "dir/x y")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        json.dumps({"something": "else"}),
+        json.dumps({"type": "file_uploaded", "area_uuid": "bad", "name": "x"}),
+        json.dumps({"type": "file_uploaded", "area_uuid": AREA, "name": ""}),
+        s3_event(("ObjectCreated:Put", "not-an-area/x")),
+        s3_event(("ObjectCreated:Put", f"{AREA}/")),
+        json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]}),
+    ],
+)
+def test_malformed_messages_are_refused(body: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_events(body)

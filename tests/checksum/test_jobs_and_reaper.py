@@ -1,0 +1,190 @@
+"""Large files go to a checksum job; the job reports through the callback; the reaper never lets a run
+hang; the Lambda handler reports only the failed records."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from checksum.conftest import Upload
+from checksum.test_worker import s3_event
+from support.callback_server import serve_callbacks
+from support.checksums import reference_checksums
+from upload_checksum import aws as lambda_entry
+from upload_checksum.reaper import reap
+from upload_checksum.run_job import JobEnvironment, key_of, run_checksum_job
+from upload_checksum.worker import Outcome, handle_record
+from upload_common import messages
+from upload_common.callback_tokens import verify_job_token
+from upload_common.checksum_tags import checksum_tags
+from upload_common.errors import InvalidInputError
+from upload_common.job_reports import Reporter
+from upload_common.jobs import JobState
+from upload_common.jobs.local import LocalJobRunner
+from upload_common.models import Checksum, utcnow
+from upload_common.service_context import ServiceContext
+from upload_common.statuses import ChecksumStatus
+
+
+def local_runner(tmp_path: Path, command: str) -> LocalJobRunner:
+    return LocalJobRunner(
+        tmp_path / "jobs", {"dcp-upload/checksum": ["sh", "-c", command, "job"]}, sandbox=False
+    )
+
+
+def wait_for(runner: LocalJobRunner, job_id: str) -> JobState:
+    for _ in range(200):
+        state = runner.describe(job_id).state
+        if state in (JobState.SUCCEEDED, JobState.FAILED):
+            return state
+        time.sleep(0.05)
+    raise AssertionError("job did not end")
+
+
+def test_files_above_the_inline_limit_go_to_a_job(
+    context: ServiceContext, area: str, upload: Upload, tmp_path: Path
+) -> None:
+    context.job_runner = local_runner(
+        tmp_path, 'echo "$UPLOAD_CHECKSUM_ID $UPLOAD_EXPECTED_ETAG $1 $2" > "$0.out"'
+    )
+    info = upload("huge.bam", b"x" * 2048)
+    assert handle_record(context, s3_event(area, "huge.bam"), inline_max_bytes=1024) == [
+        Outcome.JOB_SUBMITTED
+    ]
+    with context.sessions() as session:
+        run = session.scalars(select(Checksum)).one()
+        assert run.status is ChecksumStatus.SCHEDULED
+        assert run.job_id is not None
+    # A redelivered event leaves the scheduled job alone.
+    assert handle_record(context, s3_event(area, "huge.bam"), inline_max_bytes=1024) == [Outcome.IN_PROGRESS]
+    spec = json.loads((tmp_path / "jobs" / run.job_id / "spec.json").read_text())
+    env = spec["environment"]
+    assert env["UPLOAD_CALLBACK_URL"].endswith(f"/v1/area/{area}/update_checksum/{run.id}")
+    assert verify_job_token("test-server-secret", "checksum", str(run.id), env["UPLOAD_CALLBACK_TOKEN"])
+    assert env["UPLOAD_EXPECTED_ETAG"] == info.etag
+    assert spec["argv"][-2:] == ["run", context.store.object_url(f"{area}/huge.bam")]
+
+
+def test_small_files_stay_inline_even_with_a_runner(
+    context: ServiceContext, area: str, upload: Upload, tmp_path: Path
+) -> None:
+    context.job_runner = local_runner(tmp_path, "exit 1")
+    upload("small", b"x")
+    assert handle_record(context, s3_event(area, "small"), inline_max_bytes=1024) == [Outcome.CHECKSUMMED]
+
+
+def test_the_job_reports_progress_and_the_checksums(
+    context: ServiceContext, area: str, upload: Upload
+) -> None:
+    data = b"ACGT" * 300_000
+    info = upload("huge.bam", data)
+    with serve_callbacks() as server:
+        job = JobEnvironment("run-1", info.etag, f"{server.url_base}/cb", "tok", "job-7")
+        reporter = Reporter(job.callback_url, job.callback_token, job.job_id, retry_wait=0.01)
+        status = run_checksum_job(
+            context.store.object_url(f"{area}/huge.bam"), job, context.settings, reporter
+        )
+    assert status == "CHECKSUMMED"
+    assert server.statuses() == ["CHECKSUMMING", "CHECKSUMMED"]
+    final = server.final()
+    assert final.authorization == "Bearer tok"
+    assert final.body == {
+        "status": "CHECKSUMMED",
+        "job_id": "job-7",
+        "payload": {"checksums": reference_checksums(data)},
+    }
+    assert context.store.get_tags(f"{area}/huge.bam") == checksum_tags(reference_checksums(data), "hca-dss-")
+
+
+def test_the_job_aborts_when_the_object_changed(context: ServiceContext, area: str, upload: Upload) -> None:
+    old = upload("f", b"one")
+    upload("f", b"two!")
+    with serve_callbacks() as server:
+        job = JobEnvironment("run-1", old.etag, f"{server.url_base}/cb", "tok", None)
+        reporter = Reporter(job.callback_url, job.callback_token, None, retry_wait=0.01)
+        assert (
+            run_checksum_job(context.store.object_url(f"{area}/f"), job, context.settings, reporter)
+            == "ABORTED"
+        )
+    assert server.statuses() == ["CHECKSUMMING", "ABORTED"]
+
+
+def test_the_job_fails_with_a_reason(context: ServiceContext, area: str) -> None:
+    with serve_callbacks() as server:
+        job = JobEnvironment("run-1", "etag", f"{server.url_base}/cb", "tok", None)
+        reporter = Reporter(job.callback_url, job.callback_token, None, retry_wait=0.01)
+        # An object URL outside the configured store: nothing to read, a FAILED report says why.
+        assert run_checksum_job("s3://elsewhere/x", job, context.settings, reporter) == "FAILED"
+    assert server.statuses() == ["FAILED"]
+    assert "not an object of the store" in server.final().body["payload"]["reason"]
+
+
+def test_key_of_refuses_urls_outside_the_store(context: ServiceContext) -> None:
+    assert key_of(context.store, context.store.url + "/a/b c") == "a/b c"
+    with pytest.raises(InvalidInputError):
+        key_of(context.store, context.store.url + "/")
+
+
+def test_reaper_requeues_a_stalled_inline_run(context: ServiceContext, area: str, upload: Upload) -> None:
+    upload("f", b"data")
+    handle_record(context, s3_event(area, "f"))
+    with context.sessions.begin() as session:  # pretend the run stalled mid-way long ago
+        session.execute(
+            update(Checksum).values(status="CHECKSUMMING", updated_at=utcnow() - timedelta(minutes=10))
+        )
+        from upload_common.models import File  # noqa: PLC0415
+
+        session.execute(update(File).values(status="UPLOADED", checksums=None))
+    report = reap(context)
+    assert (report.requeued, report.failed) == (1, 0)
+    queue = context.queue("checksum")
+    [message] = queue.receive(max_messages=10)
+    assert json.loads(message.body) == json.loads(messages.file_uploaded(area, "f"))
+    assert handle_record(context, message.body) == [Outcome.CHECKSUMMED]
+    with context.sessions() as session:
+        run = session.scalars(select(Checksum)).one()
+        assert run.status is ChecksumStatus.CHECKSUMMED  # the same run, resumed
+
+
+def test_reaper_fails_a_run_whose_job_failed(
+    context: ServiceContext, area: str, upload: Upload, tmp_path: Path
+) -> None:
+    context.job_runner = local_runner(tmp_path, "echo out of memory >&2; exit 137")
+    upload("huge.bam", b"x" * 2048)
+    handle_record(context, s3_event(area, "huge.bam"), inline_max_bytes=1024)
+    with context.sessions() as session:
+        job_id = session.scalars(select(Checksum.job_id)).one()
+    assert job_id is not None
+    assert wait_for(context.job_runner, job_id) is JobState.FAILED
+    with context.sessions.begin() as session:
+        session.execute(update(Checksum).values(updated_at=utcnow() - timedelta(minutes=10)))
+    assert reap(context).failed == 1
+    with context.sessions() as session:
+        run = session.scalars(select(Checksum)).one()
+        assert run.status is ChecksumStatus.FAILED
+        assert run.reason is not None
+        assert f"job {job_id} failed" in run.reason
+
+
+def test_lambda_handler_reports_only_failed_records(
+    context: ServiceContext, area: str, upload: Upload, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lambda_entry, "_context", lambda: context)
+    upload("ok", b"1")
+    event = {
+        "Records": [
+            {"messageId": "1", "body": s3_event(area, "ok")},
+            {"messageId": "2", "body": "{not json"},  # dropped: retrying cannot help
+            {"messageId": "3", "body": json.dumps({"Event": "s3:TestEvent"})},
+        ]
+    }
+    assert lambda_entry.handler(event, None) == {"batchItemFailures": []}
+    context.store = type(context.store).__new__(type(context.store))  # a store that cannot work
+    assert lambda_entry.handler({"Records": [{"messageId": "4", "body": s3_event(area, "ok")}]}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "4"}]
+    }
