@@ -15,24 +15,33 @@ from upload_common.jobs.local import LocalJobRunner
 from upload_common.settings import Settings, load_settings
 
 
-def test_default_is_the_local_runner_with_validators_merged_over_the_defaults(
+def test_default_is_the_local_runner_with_the_configured_validators(
     in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(
         "UPLOAD_VALIDATORS",
-        '{"quay.io/hca/fastq:1": "python -m fastq_check --strict", "builtin/json": "jq -e \'.\' \\"a b\\""}',
+        '{"quay.io/hca/fastq:1": "python -m fastq_check --strict", '
+        '"dcp-upload/validator-json": "jq -e \'.\' \\"a b\\""}',
     )
-    defaults = {"builtin/json": [sys.executable, "-m", "json.tool"], "builtin/gzip": ["gzip", "-t"]}
 
-    runner = make_job_runner(load_settings(Settings), image_commands=defaults)
+    runner = make_job_runner(load_settings(Settings))
 
     assert isinstance(runner, LocalJobRunner)
     assert runner.state_dir == in_tmp_cwd / "var" / "jobs"
+    harness = str(Path(sys.executable).parent / "upload-validate")  # this environment's own script
     assert runner.image_commands == {
-        "builtin/json": ["jq", "-e", ".", "a b"],
-        "builtin/gzip": ["gzip", "-t"],
-        "quay.io/hca/fastq:1": ["python", "-m", "fastq_check", "--strict"],
+        "dcp-upload/checksum": [str(Path(sys.executable).parent / "upload-checksum")],
+        "dcp-upload/validator-fastq": [harness, "--validator", "upload-validator-fastq"],
+        "dcp-upload/validator-gzip": [harness, "--validator", "upload-validator-gzip"],
+        "dcp-upload/validator-json": [harness, "--validator", "jq -e . 'a b'"],
+        "quay.io/hca/fastq:1": [harness, "--validator", "python -m fastq_check --strict"],
     }
+
+
+def test_explicit_image_commands_are_used_as_they_are(in_tmp_cwd: Path) -> None:
+    runner = make_job_runner(load_settings(Settings), image_commands={"img": [sys.executable, "-c", "pass"]})
+    assert isinstance(runner, LocalJobRunner)
+    assert runner.image_commands == {"img": [sys.executable, "-c", "pass"]}
 
 
 @pytest.mark.parametrize(

@@ -5,17 +5,22 @@ Each builds its context once per Lambda container (on first call) and reuses it 
 
 from __future__ import annotations
 
+import logging
 from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
 from upload_api.context import ApiContext, build_context
+from upload_api.notify.sender import IngestSender
 from upload_api.workers.deletion import handle_deletion_message
+from upload_api.workers.dispatcher import DispatchReport, dispatch_until_empty
 from upload_common.consumers import sqs_batch_response
 from upload_common.settings import Settings, load_settings
 
 # Leave this much of the Lambda's time for re-queuing and returning.
 SAFETY_MARGIN_SECONDS = 30.0
+
+logger = logging.getLogger(__name__)
 
 _RAW_PATH: ContextVar[str | None] = ContextVar("raw_path", default=None)
 
@@ -69,3 +74,23 @@ def deletion_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, An
         return float(lambda_context.get_remaining_time_in_millis()) / 1000 - SAFETY_MARGIN_SECONDS
 
     return sqs_batch_response(event, lambda body: handle_deletion_message(context, body, time_left=time_left))
+
+
+def dispatcher_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int | bool]:
+    """Schedule (EventBridge) → deliver due notifications until none is due or time runs short.
+
+    The function's timeout must exceed SAFETY_MARGIN_SECONDS plus the dispatcher's lease (60 s):
+    rows are claimed only while a whole lease of time is left. Returns the counts.
+    """
+    context = _context()
+    if not context.settings.ingest_url:
+        logger.info("UPLOAD_INGEST_URL is not set: notifications are kept PENDING, not sent")
+        return DispatchReport(idle=True).as_dict()
+
+    def time_left() -> float:
+        return float(lambda_context.get_remaining_time_in_millis()) / 1000 - SAFETY_MARGIN_SECONDS
+
+    with IngestSender.from_settings(context.settings) as sender:
+        report = dispatch_until_empty(context, sender=sender, time_left=time_left)
+    logger.info("dispatch: %s", report.as_dict())
+    return report.as_dict()

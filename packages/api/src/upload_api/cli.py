@@ -2,6 +2,9 @@
 
     upload-api serve [--host H] [--port P]   the REST API (uvicorn)
     upload-api deletion-worker               deletes areas queued for deletion
+    upload-api dispatcher                    delivers notifications to UPLOAD_INGEST_URL
+    upload-api redeliver-notifications [--id UUID ...]
+                                             makes FAILED notifications PENDING again
 
 Settings come from the `UPLOAD_*` environment (DESIGN §8); the embedded default needs none.
 """
@@ -13,10 +16,12 @@ import logging
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 
 from upload_api.context import ApiContext, build_context
 from upload_api.workers.deletion import handle_deletion_message
+from upload_api.workers.dispatcher import redeliver_failed, run_dispatcher
 from upload_common.consumers import run_consumer
 from upload_common.errors import UploadError
 from upload_common.settings import Settings, load_settings
@@ -33,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (default UPLOAD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default UPLOAD_PORT or 8080)")
     commands.add_parser("deletion-worker", help="delete areas queued for deletion")
+    commands.add_parser("dispatcher", help="deliver notifications to UPLOAD_INGEST_URL")
+    redeliver = commands.add_parser(
+        "redeliver-notifications", help="make FAILED notifications PENDING again (all, or those named)"
+    )
+    redeliver.add_argument(
+        "--id", dest="ids", type=uuid.UUID, action="append", metavar="UUID", help="a notification id"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -40,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         context = build_context(settings)
         if args.command == "serve":
             return _serve(context, args.host or settings.host, args.port or settings.port)
+        if args.command == "dispatcher":
+            return _dispatch(context)
+        if args.command == "redeliver-notifications":
+            count = redeliver_failed(context, ids=args.ids)
+            print(f"{count} notification(s) made PENDING for redelivery")  # noqa: T201 - the command's output
+            return 0
         return _work(context, lambda body: handle_deletion_message(context, body), "deletion")
     except UploadError as exc:
         print(f"upload-api: {exc}", file=sys.stderr)  # noqa: T201 - a command's own error output
@@ -69,6 +87,16 @@ def _work(context: ApiContext, handle: Callable[[str], None], queue_name: str) -
     logger.info("%s worker started", queue_name)
     run_consumer(context.queue(queue_name), handle, stop)
     logger.info("%s worker stopped", queue_name)
+    return 0
+
+
+def _dispatch(context: ApiContext) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    logger.info("notification dispatcher started")
+    report = run_dispatcher(context, stop)
+    logger.info("notification dispatcher stopped: %s", report.as_dict())
     return 0
 
 

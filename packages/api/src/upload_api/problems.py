@@ -15,6 +15,7 @@ from upload_common.errors import (
     ChecksumError,
     ConfigurationError,
     ConflictError,
+    ContentChangedError,
     CredentialsNotOfferedError,
     InvalidInputError,
     NotFoundError,
@@ -31,7 +32,8 @@ _STATUS: list[tuple[type[UploadError], int, str]] = [
     (NotFoundError, 404, "Not Found"),
     (ConflictError, 409, "Conflict"),
     (InvalidInputError, 400, "Bad Request"),
-    (ChecksumError, 409, "Conflict"),
+    (ContentChangedError, 409, "Conflict"),
+    (ChecksumError, 400, "Bad Request"),  # e.g. a body shorter or longer than its Content-Length
 ]
 
 

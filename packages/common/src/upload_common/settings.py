@@ -105,6 +105,10 @@ class Settings(BaseSettings):
         default="dcp-upload/checksum",
         description="Image of the job that checksums files too large to do inline.",
     )
+    validation_max_bytes: int = Field(
+        default=10**12, ge=0, description="Files of one validation must add up to less than this (1 TB)."
+    )
+    validator_timeout_seconds: int = Field(default=3600, ge=1, description="Wall-clock limit of a validator.")
     checksum_tag_prefix: str = Field(
         default="hca-dss-", pattern=r"^[A-Za-z0-9_.:/=+@-]{0,64}$", description="Prefix of the checksum tags."
     )

@@ -8,10 +8,23 @@ from flask import Response
 
 from upload_api.handlers import _request as req
 from upload_api.services.checksum_reports import record_checksum_report
+from upload_api.services.validations import record_validation_report
 
 
 def update_checksum(upload_area_uuid: str, record_id: str, body: dict[str, Any]) -> Response:
     record_checksum_report(
+        req.context(),
+        req.area(upload_area_uuid),
+        record_id,
+        status=body["status"],
+        job_id=body.get("job_id"),
+        payload=body.get("payload") or {},
+    )
+    return req.empty(204)
+
+
+def update_validation(upload_area_uuid: str, record_id: str, body: dict[str, Any]) -> Response:
+    record_validation_report(
         req.context(),
         req.area(upload_area_uuid),
         record_id,

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from upload_api.context import ApiContext
-from upload_common.checksum_tags import checksum_tags
 from upload_api.names import check_filename, object_key
 from upload_api.services.areas import live_area, writable_area
 from upload_common import messages
+from upload_common.checksum_tags import checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
 from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
 from upload_common.fileinfo import file_info, file_info_of_version
@@ -60,7 +60,7 @@ def store_file(
     with context.sessions() as session:
         writable_area(session, area_uuid)
 
-    hasher = ChecksumHasher()
+    hasher = ChecksumHasher(size=size)  # with the size, parts follow the rule above 10,000 parts too
     head = body.read(SMALL_BODY_BYTES + 1)
     if len(head) <= SMALL_BODY_BYTES:
         hasher.update(head)

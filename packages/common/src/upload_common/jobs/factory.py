@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -22,12 +21,13 @@ def make_job_runner(
 ) -> JobRunner:
     """The runner for `settings.job_runner`.
 
-    `image_commands` (image name -> command prefix) are the local runner's defaults; `UPLOAD_VALIDATORS`
-    (image name -> command string) is merged over them. `network` and `hidden` go to the local runner's
-    sandbox (a job that calls back to the API needs the network).
+    `image_commands` (image name -> command prefix) tell the local runner what to run for each image
+    (default: `upload_common.validators.local_image_commands`, i.e. the built-in validators and
+    `UPLOAD_VALIDATORS` under the harness, and the checksum job). `network` and `hidden` go to the
+    local runner's sandbox (a job that calls back to the API needs the network).
     """
     builders: dict[str, Callable[[], JobRunner]] = {
-        "local": lambda: _local(settings, image_commands or {}, network=network, hidden=hidden),
+        "local": lambda: _local(settings, image_commands, network=network, hidden=hidden),
         "aws-batch": lambda: _batch(settings),
     }
     builder = builders.get(settings.job_runner)
@@ -39,19 +39,17 @@ def make_job_runner(
 
 
 def _local(
-    settings: Settings, defaults: Mapping[str, Sequence[str]], *, network: bool, hidden: Sequence[Path]
+    settings: Settings,
+    image_commands: Mapping[str, Sequence[str]] | None,
+    *,
+    network: bool,
+    hidden: Sequence[Path],
 ) -> LocalJobRunner:
-    commands = {image: list(prefix) for image, prefix in defaults.items()}
-    for image, command in settings.validators.items():
-        try:
-            prefix = shlex.split(command)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"UPLOAD_VALIDATORS: command of {image!r} cannot be parsed: {exc}"
-            ) from None
-        if not prefix:
-            raise ConfigurationError(f"UPLOAD_VALIDATORS: command of {image!r} is empty")
-        commands[image] = prefix
+    from upload_common.validators import local_image_commands  # noqa: PLC0415 - local runner only
+
+    commands = {
+        image: list(prefix) for image, prefix in (image_commands or local_image_commands(settings)).items()
+    }
     return LocalJobRunner(settings.var_dir / "jobs", commands, network=network, hidden=hidden)
 
 

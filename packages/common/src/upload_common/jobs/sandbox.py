@@ -48,7 +48,12 @@ def bwrap_argv(
     private_tmp = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
     wrapped = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", private_tmp]
     for path in hidden:
-        wrapped += ["--tmpfs", path]  # an empty directory in place of, e.g., the service's secrets
+        # An empty directory in place of a directory, an empty file in place of a file (e.g. the
+        # service's secrets or its database); a path that does not exist needs no mask.
+        if Path(path).is_dir():
+            wrapped += ["--tmpfs", path]
+        elif Path(path).exists():
+            wrapped += ["--ro-bind", "/dev/null", path]
     # The work dir is bound after the tmpfs mounts, so it stays visible even when it lives under one.
     wrapped += ["--bind", str(work), str(work), "--chdir", str(work)]
     wrapped += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
