@@ -14,6 +14,8 @@ from upload_api.context import ApiContext, build_context
 from upload_api.notify.sender import IngestSender
 from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import DispatchReport, dispatch_until_empty
+from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
+from upload_api.workers.validation_sweep import sweep
 from upload_common.consumers import sqs_batch_response
 from upload_common.settings import Settings, load_settings
 
@@ -94,3 +96,22 @@ def dispatcher_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, 
         report = dispatch_until_empty(context, sender=sender, time_left=time_left)
     logger.info("dispatch: %s", report.as_dict())
     return report.as_dict()
+
+
+def scheduler_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    """SQS validation queue → one AWS Batch job per validation."""
+    context = _validation_context()
+    return sqs_batch_response(event, lambda body: handle_scheduling_message(context, body))
+
+
+def validation_sweep_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int]:
+    """Schedule → fail validations whose job failed; re-queue those whose message was lost."""
+    report = sweep(_validation_context())
+    return {"requeued": report.requeued, "failed": report.failed}
+
+
+@cache
+def _validation_context() -> ApiContext:
+    context = _context()
+    context.job_runner = validation_job_runner(context.settings)
+    return context

@@ -2,6 +2,7 @@
 
     upload-api serve [--host H] [--port P]   the REST API (uvicorn)
     upload-api deletion-worker               deletes areas queued for deletion
+    upload-api validation-scheduler          submits validation jobs (and sweeps stuck validations)
     upload-api dispatcher                    delivers notifications to UPLOAD_INGEST_URL
     upload-api redeliver-notifications [--id UUID ...]
                                              makes FAILED notifications PENDING again
@@ -16,17 +17,21 @@ import logging
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
 from upload_api.context import ApiContext, build_context
 from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import redeliver_failed, run_dispatcher
+from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
+from upload_api.workers.validation_sweep import sweep
 from upload_common.consumers import run_consumer
 from upload_common.errors import UploadError
 from upload_common.settings import Settings, load_settings
 
 logger = logging.getLogger("upload_api")
+SWEEP_EVERY_SECONDS = 60.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (default UPLOAD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default UPLOAD_PORT or 8080)")
     commands.add_parser("deletion-worker", help="delete areas queued for deletion")
+    commands.add_parser("validation-scheduler", help="submit validation jobs; sweep stuck validations")
     commands.add_parser("dispatcher", help="deliver notifications to UPLOAD_INGEST_URL")
     redeliver = commands.add_parser(
         "redeliver-notifications", help="make FAILED notifications PENDING again (all, or those named)"
@@ -54,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(context, args.host or settings.host, args.port or settings.port)
         if args.command == "dispatcher":
             return _dispatch(context)
+        if args.command == "validation-scheduler":
+            context.job_runner = validation_job_runner(settings)
+            return _work(
+                context,
+                lambda body: handle_scheduling_message(context, body),
+                "validation",
+                on_idle=_every(SWEEP_EVERY_SECONDS, lambda: sweep(context)),
+            )
         if args.command == "redeliver-notifications":
             count = redeliver_failed(context, ids=args.ids)
             print(f"{count} notification(s) made PENDING for redelivery")  # noqa: T201 - the command's output
@@ -80,12 +94,18 @@ def _serve(context: ApiContext, host: str, port: int) -> int:
     return 0
 
 
-def _work(context: ApiContext, handle: Callable[[str], None], queue_name: str) -> int:
+def _work(
+    context: ApiContext,
+    handle: Callable[[str], object],
+    queue_name: str,
+    *,
+    on_idle: Callable[[], None] | None = None,
+) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     logger.info("%s worker started", queue_name)
-    run_consumer(context.queue(queue_name), handle, stop)
+    run_consumer(context.queue(queue_name), handle, stop, on_idle=on_idle)
     logger.info("%s worker stopped", queue_name)
     return 0
 
@@ -98,6 +118,19 @@ def _dispatch(context: ApiContext) -> int:
     report = run_dispatcher(context, stop)
     logger.info("notification dispatcher stopped: %s", report.as_dict())
     return 0
+
+
+def _every(seconds: float, action: Callable[[], object]) -> Callable[[], None]:
+    """`action`, run at most once every `seconds` (for work done while a queue is idle)."""
+    last = 0.0
+
+    def maybe() -> None:
+        nonlocal last
+        if time.monotonic() - last >= seconds:
+            last = time.monotonic()
+            action()
+
+    return maybe
 
 
 if __name__ == "__main__":

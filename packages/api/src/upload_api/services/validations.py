@@ -6,13 +6,19 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from upload_api.context import ApiContext
 from upload_api.names import check_filename, object_key
 from upload_api.services.areas import live_area, writable_area
 from upload_api.services.files import current_version
 from upload_common import messages
-from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, NotFoundError, ObjectNotFoundError
+from upload_common.errors import (
+    FileNotFoundInAreaError,
+    InvalidInputError,
+    NotFoundError,
+    ObjectNotFoundError,
+)
 from upload_common.models import File, UploadArea, Validation, ValidationFile
 from upload_common.outbox import notify_file_validated
 from upload_common.states import transition_validation
@@ -47,7 +53,8 @@ def schedule_validation(
         total = sum(version.size for version in versions)
         if total >= context.settings.validation_max_bytes:
             raise InvalidInputError(
-                f"the files add up to {total} bytes; validation takes less than {context.settings.validation_max_bytes}"
+                f"the files add up to {total} bytes; "
+                f"validation takes less than {context.settings.validation_max_bytes}"
             )
         validation = Validation(
             id=uuid.uuid4(),
@@ -84,7 +91,12 @@ def latest_validation(context: ApiContext, area_uuid: str, name: str) -> dict[st
             .limit(1)
         ).first()
         if validation is None:
-            return {"validation_status": "UNSCHEDULED", "validation_results": "N/A", "validation_id": None, "exit_code": None}
+            return {
+                "validation_status": "UNSCHEDULED",
+                "validation_results": "N/A",
+                "validation_id": None,
+                "exit_code": None,
+            }
         results = validation.results or {}
         stdout = results.get("stdout")
         return {
@@ -100,7 +112,9 @@ def area_validation_counts(context: ApiContext, area_uuid: str) -> dict[str, int
     with context.sessions() as session:
         area = live_area(session, area_uuid)
         rows = session.execute(
-            select(Validation.status, func.count()).where(Validation.area_id == area.id).group_by(Validation.status)
+            select(Validation.status, func.count())
+            .where(Validation.area_id == area.id)
+            .group_by(Validation.status)
         ).all()
     counts = {status.value: 0 for status in ALWAYS_COUNTED}
     counts.update({ValidationStatus(status).value: count for status, count in rows})
@@ -108,7 +122,13 @@ def area_validation_counts(context: ApiContext, area_uuid: str) -> dict[str, int
 
 
 def record_validation_report(
-    context: ApiContext, area_uuid: str, record_id: str, *, status: str, job_id: str | None, payload: dict[str, Any]
+    context: ApiContext,
+    area_uuid: str,
+    record_id: str,
+    *,
+    status: str,
+    job_id: str | None,
+    payload: dict[str, Any],
 ) -> None:
     """Apply one report of the harness; repeated reports change nothing, out-of-order ones are 409."""
     try:
@@ -137,7 +157,9 @@ def record_validation_report(
         finish_validation(session, validation, area_uuid, payload)
 
 
-def finish_validation(session: Any, validation: Validation, area_uuid: str, payload: dict[str, Any]) -> None:
+def finish_validation(
+    session: Session, validation: Validation, area_uuid: str, payload: dict[str, Any]
+) -> None:
     """Keep the results and notify `file_validated` once per file, as the seed did (also when FAILED,
     so that ingest is never left waiting)."""
     files = session.scalars(
@@ -159,7 +181,7 @@ def finish_validation(session: Any, validation: Validation, area_uuid: str, payl
         notify_file_validated(session, file_id=file.id, validation_id=validation.id, results=results)
 
 
-def _version_to_validate(context: ApiContext, session: Any, area: UploadArea, name: str) -> File:
+def _version_to_validate(context: ApiContext, session: Session, area: UploadArea, name: str) -> File:
     """The file's version now in the store (recorded here if its upload event was not handled yet)."""
     try:
         info = context.store.head(object_key(area.uuid, name))
@@ -170,8 +192,14 @@ def _version_to_validate(context: ApiContext, session: Any, area: UploadArea, na
     ).one_or_none()
     if version is None:
         version = File(
-            area_id=area.id, name=name, size=info.size, etag=info.etag, content_type=info.content_type,
-            last_modified=info.last_modified, origin=FileOrigin.STORE, status=FileStatus.UPLOADED,
+            area_id=area.id,
+            name=name,
+            size=info.size,
+            etag=info.etag,
+            content_type=info.content_type,
+            last_modified=info.last_modified,
+            origin=FileOrigin.STORE,
+            status=FileStatus.UPLOADED,
         )
         session.add(version)
         session.flush()

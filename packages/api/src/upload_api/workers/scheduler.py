@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -16,8 +17,10 @@ from sqlalchemy import select
 from upload_api.context import ApiContext
 from upload_common import messages
 from upload_common.callback_tokens import job_token
-from upload_common.jobs import JobSpec
+from upload_common.jobs import JobRunner, JobSpec
+from upload_common.jobs.factory import make_job_runner
 from upload_common.models import File, UploadArea, Validation, ValidationFile
+from upload_common.settings import Settings
 from upload_common.states import transition_validation
 from upload_common.statuses import ValidationStatus
 
@@ -26,6 +29,17 @@ logger = logging.getLogger(__name__)
 # The settings a harness needs to stage files from the store; nothing else of the service's environment.
 _FORWARDED = ("storage_url", "s3_endpoint_url")
 JOB_GRACE_SECONDS = 600  # staging and reporting, on top of the validator's own time limit
+
+
+def validation_job_runner(settings: Settings) -> JobRunner:
+    """The job runner for validators. Locally the harness must reach the API (network on), and the
+    untrusted validator must not read the service's secrets or database (masked in the sandbox)."""
+    var = settings.var_dir
+    hidden = [var / name for name in ("api_key", "secret_key", "ingest_secret", "jobs")]
+    hidden += list(var.glob("upload.db*"))
+    store = settings.storage_url.removeprefix("file://")
+    readable = [Path(store)] if settings.storage_url.startswith("file://") else []
+    return make_job_runner(settings, network=True, hidden=hidden, readable=readable)
 
 
 def handle_scheduling_message(context: ApiContext, body: str) -> None:
@@ -56,7 +70,9 @@ def schedule(context: ApiContext, validation_id: str) -> str | None:
         job_id = context.job_runner.submit(_job_spec(context, validation, area.uuid, list(names)))
         validation.job_id = job_id
         transition_validation(validation, ValidationStatus.SCHEDULED)
-    logger.info("validation %s: job %s submitted (%s, %d files)", validation_id, job_id, validation.image, len(names))
+    logger.info(
+        "validation %s: job %s submitted (%s, %d files)", validation_id, job_id, validation.image, len(names)
+    )
     return job_id
 
 

@@ -45,7 +45,11 @@ def sweep(context: ApiContext, *, now: datetime | None = None) -> SweepReport:
             .join(UploadArea, Validation.area_id == UploadArea.id)
             .where(
                 Validation.status.in_(
-                    [ValidationStatus.SCHEDULING_QUEUED, ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING]
+                    [
+                        ValidationStatus.SCHEDULING_QUEUED,
+                        ValidationStatus.SCHEDULED,
+                        ValidationStatus.VALIDATING,
+                    ]
                 )
             )
             .where(Validation.updated_at < now - REPORT_GRACE)

@@ -18,6 +18,7 @@ def make_job_runner(
     *,
     network: bool = False,
     hidden: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
 ) -> JobRunner:
     """The runner for `settings.job_runner`.
 
@@ -27,7 +28,7 @@ def make_job_runner(
     local runner's sandbox (a job that calls back to the API needs the network).
     """
     builders: dict[str, Callable[[], JobRunner]] = {
-        "local": lambda: _local(settings, image_commands, network=network, hidden=hidden),
+        "local": lambda: _local(settings, image_commands, network=network, hidden=hidden, readable=readable),
         "aws-batch": lambda: _batch(settings),
     }
     builder = builders.get(settings.job_runner)
@@ -44,13 +45,16 @@ def _local(
     *,
     network: bool,
     hidden: Sequence[Path],
+    readable: Sequence[Path],
 ) -> LocalJobRunner:
     from upload_common.validators import local_image_commands  # noqa: PLC0415 - local runner only
 
     commands = {
         image: list(prefix) for image, prefix in (image_commands or local_image_commands(settings)).items()
     }
-    return LocalJobRunner(settings.var_dir / "jobs", commands, network=network, hidden=hidden)
+    return LocalJobRunner(
+        settings.var_dir / "jobs", commands, network=network, hidden=hidden, readable=readable
+    )
 
 
 def _batch(settings: Settings) -> BatchJobRunner:

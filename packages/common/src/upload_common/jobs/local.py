@@ -38,7 +38,9 @@ class LocalJobRunner(JobRunner):
     `image_commands` maps an image name to the command prefix that stands in for it. `sandbox`: None
     uses bubblewrap when it works here (else warns and runs with resource limits only), True requires
     it, False never uses it. `network` lets sandboxed jobs reach the network; `hidden` paths are
-    masked (empty) inside the sandbox, and so is `state_dir` except the job's own work directory.
+    masked (empty) inside the sandbox, and so is `state_dir` except the job's own work directory;
+    `readable` paths stay visible (read-only) even where the sandbox would cover them (its private
+    /tmp), e.g. the local object store that validators read.
     """
 
     def __init__(
@@ -49,8 +51,10 @@ class LocalJobRunner(JobRunner):
         sandbox: bool | None = None,
         network: bool = False,
         hidden: Sequence[Path] = (),
+        readable: Sequence[Path] = (),
     ) -> None:
         self.state_dir = state_dir
+        self.readable = [str(path) for path in readable]
         self.image_commands = {image: list(prefix) for image, prefix in image_commands.items()}
         self.network = network
         # Jobs never see the runner's state (other jobs' specs, environments, logs): only their work dir.
@@ -148,6 +152,7 @@ class LocalJobRunner(JobRunner):
             "bwrap": self.bwrap,
             "network": self.network,
             "hidden": self.hidden,
+            "readable": self.readable,
         }
 
     def _environment(self, spec: JobSpec, job: JobDir) -> dict[str, str]:

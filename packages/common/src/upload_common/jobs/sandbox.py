@@ -43,8 +43,10 @@ def bwrap_argv(
     work: Path,
     network: bool = False,
     hidden: Sequence[str] = (),
+    readable: Sequence[str] = (),
 ) -> list[str]:
-    """`argv` wrapped in bubblewrap: read-only root, writable `work`, private /tmp, `hidden` paths masked."""
+    """`argv` wrapped in bubblewrap: read-only root, writable `work`, private /tmp, `hidden` paths masked,
+    `readable` paths bound read-only over whatever would cover them."""
     private_tmp = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's /tmp
     wrapped = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", private_tmp]
     for path in hidden:
@@ -54,6 +56,9 @@ def bwrap_argv(
             wrapped += ["--tmpfs", path]
         elif Path(path).exists():
             wrapped += ["--ro-bind", "/dev/null", path]
+    for path in readable:
+        if Path(path).exists():
+            wrapped += ["--ro-bind", path, path]
     # The work dir is bound after the tmpfs mounts, so it stays visible even when it lives under one.
     wrapped += ["--bind", str(work), str(work), "--chdir", str(work)]
     wrapped += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]

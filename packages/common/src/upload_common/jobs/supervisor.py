@@ -54,7 +54,14 @@ def supervise(job: JobDir) -> None:
     cpu_seconds = timeout * max(1, int(spec["vcpus"])) + 1
     argv = list(spec["argv"])
     if spec["bwrap"]:
-        argv = bwrap_argv(spec["bwrap"], argv, work=job.work, network=spec["network"], hidden=spec["hidden"])
+        argv = bwrap_argv(
+            spec["bwrap"],
+            argv,
+            work=job.work,
+            network=spec["network"],
+            hidden=spec["hidden"],
+            readable=spec.get("readable", []),
+        )
     with job.stdout.open("wb") as stdout, job.stderr.open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 - the command comes from the operator's image map
             argv,

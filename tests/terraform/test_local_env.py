@@ -1,0 +1,161 @@
+"""`terraform apply` and `destroy` of the `local` env against a moto server, with the built Lambda zips.
+
+The applied stage is then checked through the AWS APIs (as a deployed stage would be), and the Lambda
+environments Terraform set are checked against the settings the code reads, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from terraform.tfhelpers import Terraform, state_resources
+from upload_common.settings import ENV_PREFIX, Settings
+
+pytestmark = pytest.mark.slow
+
+# boto3's own variables may appear too (DESIGN §8); nothing else may.
+BOTO3_VARIABLES = ("AWS_ENDPOINT_URL",)
+EXPECTED_HANDLERS = {
+    "upload-local-api": "upload_api.aws.api_handler",
+    "upload-local-checksum": "upload_checksum.aws.handler",
+    "upload-local-checksum-reaper": "upload_checksum.aws.reaper_handler",
+    "upload-local-deletion": "upload_api.aws.deletion_handler",
+    "upload-local-scheduler": "upload_api.aws.scheduler_handler",
+    "upload-local-dispatcher": "upload_api.aws.dispatcher_handler",
+    "upload-local-validation-sweep": "upload_api.aws.validation_sweep_handler",
+}
+
+
+@dataclass(frozen=True)
+class AppliedStage:
+    state: dict[str, Any]
+    outputs: dict[str, Any]
+    endpoint: str
+    apply_seconds: float
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def local_stage(
+    terraform: Terraform, moto_endpoint: str, lambda_zips: dict[str, Path]
+) -> Iterator[AppliedStage]:
+    where = terraform.tree / "envs" / "local"
+    variables = [
+        f"-var=aws_endpoint_url={moto_endpoint}",
+        f"-var=api_zip_path={lambda_zips['api']}",
+        f"-var=checksum_zip_path={lambda_zips['checksum']}",
+    ]
+    terraform.init(where, "-lockfile=readonly")
+    started = time.monotonic()
+    terraform.run(where, "apply", "-auto-approve", "-input=false", *variables, timeout=900)
+    apply_seconds = time.monotonic() - started
+    outputs = json.loads(terraform.run(where, "output", "-json").stdout)
+    yield AppliedStage(terraform.show_state(where), outputs, moto_endpoint, apply_seconds)
+    terraform.run(where, "destroy", "-auto-approve", "-input=false", *variables, timeout=900)
+    assert terraform.run(where, "state", "list").stdout.strip() == "", "destroy left resources in the state"
+
+
+def test_apply_creates_the_whole_stage(local_stage: AppliedStage, record_property: Any) -> None:
+    resources = state_resources(local_stage.state)
+    record_property("apply_seconds", round(local_stage.apply_seconds, 1))
+    record_property("resource_count", len(resources))
+    kinds = {r["type"] for r in resources}
+    for kind in (
+        "aws_db_instance",
+        "aws_s3_bucket_notification",
+        "aws_apigatewayv2_api",
+        "aws_batch_job_queue",
+        "aws_lambda_event_source_mapping",
+        "aws_cloudwatch_event_rule",
+        "aws_secretsmanager_secret",
+    ):
+        assert kind in kinds, f"the local stage lacks {kind}"
+    assert len(resources) > 100
+
+
+def test_functions_run_the_package_entry_points_from_the_built_zips(local_stage: AppliedStage) -> None:
+    functions = local_stage.client("lambda").list_functions()["Functions"]
+    assert {f["FunctionName"]: f["Handler"] for f in functions} == EXPECTED_HANDLERS
+    assert {f["Runtime"] for f in functions} == {"python3.11"}
+    assert set(local_stage.outputs["lambda_function_names"]["value"].values()) == set(EXPECTED_HANDLERS)
+
+
+def test_lambda_environments_use_only_settings_fields(local_stage: AppliedStage) -> None:
+    fields = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    environments = {
+        r["values"]["function_name"]: (r["values"].get("environment") or [{}])[0].get("variables") or {}
+        for r in state_resources(local_stage.state)
+        if r["type"] == "aws_lambda_function"
+    }
+    assert set(environments) == set(EXPECTED_HANDLERS)
+    for function, variables in environments.items():
+        unknown = sorted(
+            name
+            for name in variables
+            if name not in fields and not name.startswith(BOTO3_VARIABLES)
+        )
+        assert not unknown, f"{function} gets variables that no setting reads: {unknown}"
+        assert {"UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_DATABASE_SECRET_ARN"} <= set(variables)
+        # Secret values never travel in the environment, only the ARNs of their secrets.
+        assert not {"UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY"} & set(variables)
+
+
+def test_lambda_environment_points_at_the_applied_resources(local_stage: AppliedStage) -> None:
+    client = local_stage.client("lambda")
+    variables = client.get_function_configuration(FunctionName="upload-local-checksum")["Environment"]["Variables"]
+    settings = Settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in variables.items()})
+    assert settings.storage_url == f"s3://{local_stage.outputs['s3_bucket_id']['value']}"
+    assert settings.job_runner == "aws-batch"
+    sqs = local_stage.client("sqs")
+    for name in ("checksum", "deletion", "validation"):
+        url = f"{settings.queue_url}-{name}"
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["maxReceiveCount"] == 4
+        assert redrive["deadLetterTargetArn"].endswith(f"upload-local-{name}-dlq")
+    queues = local_stage.client("batch").describe_job_queues(jobQueues=[variables["UPLOAD_BATCH_JOB_QUEUE"]])
+    assert queues["jobQueues"][0]["jobQueueName"] == "upload-local-checksum"
+
+
+def test_objects_created_in_the_bucket_reach_the_checksum_queue(local_stage: AppliedStage) -> None:
+    bucket = local_stage.outputs["s3_bucket_id"]["value"]
+    s3 = local_stage.client("s3")
+    configuration = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert [c["QueueArn"].rsplit(":", 1)[1] for c in configuration] == ["upload-local-checksum"]
+    s3.put_object(Bucket=bucket, Key="area-1/file.fastq", Body=b"ACGT")
+    sqs = local_stage.client("sqs")
+    queue_url = f"{local_stage.outputs['sqs_queue_url_prefix']['value']}-checksum"
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5).get("Messages", [])
+    records = [r for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+    assert [r["s3"]["object"]["key"] for r in records] == ["area-1/file.fastq"]
+
+
+def test_queue_consumers_report_partial_batch_failures(local_stage: AppliedStage) -> None:
+    mappings = local_stage.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    consumers = {m["FunctionArn"].rsplit(":", 1)[1]: m for m in mappings}
+    assert set(consumers) == {"upload-local-checksum", "upload-local-deletion", "upload-local-scheduler"}
+    assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in consumers.values())
+
+
+def test_database_is_private_encrypted_and_has_a_managed_password(local_stage: AppliedStage) -> None:
+    (instance,) = local_stage.client("rds").describe_db_instances(DBInstanceIdentifier="upload-local")["DBInstances"]
+    assert instance["PubliclyAccessible"] is False
+    assert instance["StorageEncrypted"] is True
+    assert instance["BackupRetentionPeriod"] >= 1
+    assert instance["MasterUserSecret"]["SecretArn"] == local_stage.outputs["db_instance_master_user_secret_arn"]["value"]
+
+
+def test_bucket_blocks_public_access(local_stage: AppliedStage) -> None:
+    bucket = local_stage.outputs["s3_bucket_id"]["value"]
+    block = local_stage.client("s3").get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
