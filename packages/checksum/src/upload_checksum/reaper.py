@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from upload_checksum.worker import STALE_AFTER
+from upload_checksum.worker import stale_after
 from upload_common import messages
 from upload_common.errors import UploadError
 from upload_common.jobs import JobState
@@ -45,7 +45,7 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
             .join(File, Checksum.file_id == File.id)
             .join(UploadArea, File.area_id == UploadArea.id)
             .where(Checksum.status.in_([ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING]))
-            .where(Checksum.updated_at < now - STALE_AFTER)
+            .where(Checksum.updated_at < now - stale_after(context.settings))
             .with_for_update(of=Checksum, skip_locked=True)
         ).all()
         for run, version, area in rows:

@@ -31,14 +31,14 @@ from upload_common.fileinfo import file_info_of_version
 from upload_common.models import Checksum, File, UploadArea, utcnow
 from upload_common.outbox import notify_file_uploaded
 from upload_common.service_context import ServiceContext
+from upload_common.settings import Settings
 from upload_common.states import transition_checksum, transition_file
 from upload_common.statuses import AreaStatus, ChecksumStatus, FileOrigin, FileStatus
 from upload_common.storage import ObjectInfo
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 15.0
-STALE_AFTER = timedelta(seconds=90)  # a CHECKSUMMING run silent this long has lost its worker
+HEARTBEATS_PER_STALE_PERIOD = 6  # a live worker beats several times before its run could look stale
 PROGRESS_LOG_SECONDS = 10.0
 LIVE_AREA = (AreaStatus.UNLOCKED, AreaStatus.LOCKED)
 
@@ -104,7 +104,7 @@ def _claim(
     for attempt in range(2):
         try:
             with context.sessions.begin() as session:
-                return _claim_in(session, event, head, etag, use_job=use_job)
+                return _claim_in(session, event, head, etag, use_job=use_job, settings=context.settings)
         except IntegrityError:
             if attempt:
                 raise
@@ -113,7 +113,7 @@ def _claim(
 
 
 def _claim_in(  # noqa: PLR0911 - one decision table, one return per outcome
-    session: Session, event: ObjectEvent, head: ObjectInfo, etag: str, *, use_job: bool
+    session: Session, event: ObjectEvent, head: ObjectInfo, etag: str, *, use_job: bool, settings: Settings
 ) -> _Claim | _Known | Outcome:
     area = session.scalars(select(UploadArea).where(UploadArea.uuid == event.area_uuid)).one_or_none()
     if area is None or area.status not in LIVE_AREA:
@@ -144,7 +144,7 @@ def _claim_in(  # noqa: PLR0911 - one decision table, one return per outcome
     if run is not None and run.status is ChecksumStatus.SCHEDULED and run.job_id:
         return Outcome.IN_PROGRESS
     if run is not None and run.status is ChecksumStatus.CHECKSUMMING:
-        if run.updated_at > utcnow() - STALE_AFTER:
+        if run.updated_at > utcnow() - stale_after(settings):
             return Outcome.IN_PROGRESS
         logger.warning("%s/%s: taking over a stalled checksum run %s", event.area_uuid, event.name, run.id)
         run.started_at = utcnow()  # also refreshes the heartbeat (updated_at)
@@ -156,6 +156,11 @@ def _claim_in(  # noqa: PLR0911 - one decision table, one return per outcome
         transition_checksum(run, ChecksumStatus.CHECKSUMMING)
     session.flush()
     return _Claim(run.id, version.id)
+
+
+def stale_after(settings: Settings) -> timedelta:
+    """How long a CHECKSUMMING run may go without a heartbeat before it counts as abandoned."""
+    return timedelta(seconds=settings.checksum_stale_after_seconds)
 
 
 def _new_version(area: UploadArea, event: ObjectEvent, head: ObjectInfo, etag: str, *, current: bool) -> File:
@@ -263,10 +268,11 @@ class _Heartbeat:
         self._key = key
         self._size = size
         self._last_beat = self._last_log = time.monotonic()
+        self._interval = stale_after(context.settings).total_seconds() / HEARTBEATS_PER_STALE_PERIOD
 
     def __call__(self, done: int, total: int | None) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= HEARTBEAT_SECONDS:
+        if now - self._last_beat >= self._interval:
             self._last_beat = now
             with self._context.sessions.begin() as session:
                 session.execute(

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         default=10**12, ge=0, description="Files of one validation must add up to less than this (1 TB)."
     )
     validator_timeout_seconds: int = Field(default=3600, ge=1, description="Wall-clock limit of a validator.")
+    checksum_stale_after_seconds: int = Field(
+        default=90, ge=6, description="A checksum run without a heartbeat this long has lost its worker."
+    )
+    queue_visibility_timeout_seconds: int = Field(
+        default=300, ge=1, le=43200, description="How long the embedded queue hides a received message."
+    )
     checksum_tag_prefix: str = Field(
         default="hca-dss-", pattern=r"^[A-Za-z0-9_.:/=+@-]{0,64}$", description="Prefix of the checksum tags."
     )

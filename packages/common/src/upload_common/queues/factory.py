@@ -41,6 +41,7 @@ def open_queue(settings: Settings, engine: Engine | None, name: str, **options: 
     if url == DATABASE_QUEUE_URL:
         if engine is None:
             raise ConfigurationError("UPLOAD_QUEUE_URL=db:// needs the service database engine")
+        options.setdefault("visibility_timeout", settings.queue_visibility_timeout_seconds)
         return DatabaseQueue(engine, name, **options)
     parts = check_queue_url(url)
     client_options: dict[str, Any] = {}

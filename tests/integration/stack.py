@@ -1,0 +1,113 @@
+"""The whole service as real processes (`tools/supervise.py` over the Procfile), driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    """`make run` in a working directory of its own: API, workers, scheduler, dispatcher."""
+
+    def __init__(self, workdir: Path, environment: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("UPLOAD_")},
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "UPLOAD_PORT": str(self.port),
+            **environment,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "stack.log"
+        self._log_handle: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        if "UPLOAD_API_KEYS" in self.environment:
+            return self.environment["UPLOAD_API_KEYS"].split(",")[0]
+        return (self.workdir / "var" / "api_key").read_text().strip()
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [BIN / "upload-db", "upgrade"],
+            cwd=self.workdir,
+            env=self.environment,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self, procfile: Path | None = None) -> Stack:
+        self._log_handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "supervise.py"), str(procfile or ROOT / "Procfile")],
+            cwd=self.workdir,
+            env=self.environment,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the stack exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the API did not come up:\n{self.output()}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            if kill:  # the whole process group at once: no process gets to finish anything
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Api-Key": self.api_key}, timeout=60)
+
+
+def wait_until(
+    predicate: object, *, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached in {timeout} s")

@@ -1,0 +1,175 @@
+"""AWS mode against a moto server: scoped credentials from the API, a multipart upload with the HCA part
+size straight to S3, the S3 event through SQS to the checksum worker, tags and the notification."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+from integration.stack import BIN, Stack, free_port, wait_until
+from support.checksums import reference_checksums
+from support.ingest_server import FakeIngest
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "upload-integration"
+PREFIX = "upload-it"
+ACCOUNT = "123456789012"
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(endpoint), timeout=30, what="moto server")
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        httpx.get(f"{endpoint}/moto-api/", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+
+def provision(endpoint: str) -> str:
+    """What Terraform creates: the bucket, the queues with their DLQs, the S3 → SQS notification, the role."""
+    s3, sqs, iam = (client(name, endpoint) for name in ("s3", "sqs", "iam"))
+    s3.create_bucket(Bucket=BUCKET)
+    for name in ("checksum", "deletion", "validation"):
+        dlq = sqs.create_queue(QueueName=f"{PREFIX}-{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sqs.create_queue(
+            QueueName=f"{PREFIX}-{name}",
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "4"})
+            },
+        )
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{PREFIX}-checksum",
+                    "Events": ["s3:ObjectCreated:*"],
+                }
+            ]
+        },
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    return str(
+        iam.create_role(RoleName="upload-submitter", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+    )
+
+
+def test_upload_straight_to_s3_is_checksummed_tagged_and_notified(tmp_path: Path, moto_endpoint: str) -> None:
+    role = provision(moto_endpoint)
+    with FakeIngest(secret="aws-mode-secret") as ingest:
+        environment = ingest.environment() | {
+            "UPLOAD_STORAGE_URL": f"s3://{BUCKET}",
+            "UPLOAD_S3_ENDPOINT_URL": moto_endpoint,
+            "UPLOAD_QUEUE_URL": f"{moto_endpoint}/{ACCOUNT}/{PREFIX}",
+            "UPLOAD_SUBMITTER_ROLE_ARN": role,
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        stack = Stack(tmp_path, environment)
+        stack.migrate()
+        stack.start()
+        try:
+            area = str(uuid.uuid4())
+            with stack.client() as api:
+                assert api.post(f"/v1/area/{area}").json() == {"uri": f"s3://{BUCKET}/{area}/"}
+                credentials = api.post(f"/v1/area/{area}/credentials").json()
+            data = os.urandom(MIB) * 70
+            declared = reference_checksums(data)["crc32c"]
+            submitter = boto3.client(
+                "s3",
+                endpoint_url=moto_endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
+            # The HCA CLI's transfer settings: 64 MiB parts above 64 MiB + 1 byte, and a declared crc32c.
+            config = TransferConfig(multipart_threshold=64 * MIB + 1, multipart_chunksize=64 * MIB)
+            source = tmp_path / "reads R1 ü.fastq"
+            source.write_bytes(data)
+            key = f"{area}/dir/reads R1 ü.fastq"
+            submitter.upload_file(
+                str(source),
+                BUCKET,
+                key,
+                Config=config,
+                ExtraArgs={
+                    "Metadata": {"crc32c": declared},
+                    "ContentType": "application/octet-stream; dcp-type=data",
+                },
+            )
+            expected = reference_checksums(data)
+            assert expected["s3_etag"].endswith("-2")
+            with stack.client() as api:
+                name = "dir%2Freads%20R1%20%C3%BC.fastq"
+                wait_until(
+                    lambda: (
+                        api.get(f"/v1/area/{area}/{name}/checksum").json()["checksum_status"] == "CHECKSUMMED"
+                    ),
+                    timeout=90,
+                    what=f"the S3 event to be checksummed\n{stack.output()[-3000:]}",
+                )
+                assert api.get(f"/v1/area/{area}/{name}").json()["checksums"] == expected
+            tags = {
+                t["Key"]: t["Value"]
+                for t in client("s3", moto_endpoint).get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+            }
+            assert tags == {f"hca-dss-{k}": v for k, v in expected.items()}
+            [note] = ingest.wait_for(1, timeout=60)
+            body = note.json()
+            assert (body["name"], body["origin"], body["corrupt"], body["checksums"]) == (
+                "dir/reads R1 ü.fastq",
+                "store",
+                False,
+                expected,
+            )
+            assert body["url"] == f"s3://{BUCKET}/{key}"
+            assert ingest.signature_valid(note)
+            time.sleep(1)
+            assert len(ingest.accepted()) == 1
+        finally:
+            stack.stop()
