@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import connexion
 from connexion.datastructures import MediaTypeDict
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
+from connexion.validators import VALIDATOR_MAP
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from upload_api import problems
 from upload_api.auth import ContextMiddleware
 from upload_api.context import ApiContext, build_context
-from upload_api.handlers._request import CONTEXT_KEY
+from upload_api.handlers._request import CONTEXT_KEY, ORIGINAL_CONTENT_TYPE
 from upload_common.settings import Settings, load_settings
 
 SPEC_DIR = Path(__file__).parent / "openapi"
@@ -30,7 +32,9 @@ def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
         strict_validation=True,
         validate_responses=False,
         validator_map={
-            "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": SchemalessAwareJSONValidator})
+            "body": MediaTypeDict(
+                {media: _schemaless_aware(cls) for media, cls in VALIDATOR_MAP["body"].items()}
+            )
         },
         swagger_ui_options=SwaggerUIOptions(spec_path="/v1/openapi.json", swagger_ui_path="/v1/ui"),
     )
@@ -38,21 +42,26 @@ def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
     problems.register(app.app)
     app.add_middleware(ContextMiddleware, position=MiddlewarePosition.BEFORE_SECURITY, context=context)
     app.add_middleware(RawPathMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(OpaqueFileBodyMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     return app
 
 
-class SchemalessAwareJSONValidator(JSONRequestBodyValidator):  # type: ignore[misc]
-    """Leaves alone a JSON body whose operation declares no schema for it.
+def _schemaless_aware(validator: type[Any]) -> type[Any]:
+    """`validator`, except that it leaves alone a body whose operation declares no schema for it.
 
-    The file PUT accepts any media type, JSON included, and streams the body to the store unread;
-    connexion would otherwise parse and buffer every `application/json` body.
+    The file PUT accepts any media type (JSON and forms included) and streams the body to the store
+    unread; connexion would otherwise parse and buffer such bodies.
     """
 
-    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
-        if set(self._schema) <= {"components"}:  # connexion attaches the spec's components to any schema
-            return receive, scope
-        wrapped: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
-        return wrapped
+    class SchemalessAware(validator):  # type: ignore[misc]
+        async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+            if set(self._schema) <= {"components"}:  # connexion attaches the spec's components to any schema
+                return receive, scope
+            wrapped: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
+            return wrapped
+
+    SchemalessAware.__name__ = f"SchemalessAware{validator.__name__}"
+    return SchemalessAware
 
 
 class RawPathMiddleware:
@@ -73,4 +82,35 @@ class RawPathMiddleware:
             scope = dict(scope)
             scope["raw_path"] = raw
             scope["path"] = raw.decode("latin-1")
+        await self.app(scope, receive, send)
+
+
+# PUT /v1/area/{uuid}/{filename}: one raw path segment after the area, other than the area-level PUTs.
+_FILE_PUT = re.compile(r"^/v1/area/[^/]+/(?!files_info$|validate$)[^/]+$")
+
+
+class OpaqueFileBodyMiddleware:
+    """Hands a file PUT's body to the handler as opaque bytes, whatever its Content-Type says.
+
+    A file may well be JSON or even a multipart document; connexion and werkzeug would parse (and
+    consume) such bodies. The request's own Content-Type travels in a header of our own, which a
+    client can never set itself (it is always removed first).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(name, value) for name, value in scope["headers"] if name != ORIGINAL_CONTENT_TYPE]
+            raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+            if scope["method"] == "PUT" and _FILE_PUT.match(raw.decode("latin-1")):
+                content_type = next((value for name, value in headers if name == b"content-type"), None)
+                if content_type is not None:
+                    headers = [(name, value) for name, value in headers if name != b"content-type"]
+                    headers += [
+                        (b"content-type", b"application/octet-stream"),
+                        (ORIGINAL_CONTENT_TYPE, content_type),
+                    ]
+            scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)

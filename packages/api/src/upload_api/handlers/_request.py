@@ -11,6 +11,8 @@ from upload_api.context import ApiContext
 from upload_api.names import check_area_uuid, decode_filename
 
 CONTEXT_KEY = "UPLOAD_CONTEXT"
+# The file PUT's own Content-Type, moved here by `upload_api.app.OpaqueFileBodyMiddleware`.
+ORIGINAL_CONTENT_TYPE = b"x-upload-original-content-type"
 
 
 def context() -> ApiContext:

@@ -20,7 +20,8 @@ def store(upload_area_uuid: str, filename: str) -> Response:
         req.area(upload_area_uuid),
         req.filename(filename),
         cast(Any, request.environ["wsgi.input"]),
-        content_type=request.headers.get("Content-Type"),
+        content_type=request.headers.get(req.ORIGINAL_CONTENT_TYPE.decode())
+        or request.headers.get("Content-Type"),
         size=request.content_length,
     )
     return req.json_response(info, 201)
