@@ -43,7 +43,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("machine", "table", "factory", "apply", "current", "requested"), CASES)
-def test_transition(  # noqa: PLR0917 - pytest passes parametrised arguments positionally
+def test_transition(
     db_session: Session,
     machine: str,
     table: Mapping[StrEnum, frozenset[StrEnum]],
