@@ -26,11 +26,13 @@ class ApiContext(ServiceContext):
 
 def build_context(settings: Settings) -> ApiContext:
     """Open the database, the store and the credential issuer named by `settings`."""
+    parts = service_parts(settings)
+    settings = parts["settings"]  # type: ignore[assignment]  # with its secrets fetched
     keys = tuple(key.get_secret_value() for key in settings.api_keys)
     if not keys:
         keys = (resolve_secret(None, settings.var_dir, "api_key"),)
     return ApiContext(
-        **service_parts(settings),  # type: ignore[arg-type]
+        **parts,  # type: ignore[arg-type]
         credential_issuer=make_credential_issuer(settings),
         api_keys=tuple(key.encode() for key in keys),
     )

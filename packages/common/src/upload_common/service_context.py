@@ -16,6 +16,7 @@ from upload_common.db import make_engine, make_session_factory
 from upload_common.jobs import JobRunner
 from upload_common.local_secrets import resolve_secret
 from upload_common.queues import MessageQueue, open_queue
+from upload_common.secret_values import with_secrets
 from upload_common.settings import Settings
 from upload_common.storage import ObjectStore, open_store
 
@@ -38,7 +39,9 @@ class ServiceContext:
 
 
 def service_parts(settings: Settings) -> dict[str, object]:
-    """The keyword arguments of a `ServiceContext` (or a subclass) built from `settings`."""
+    """The keyword arguments of a `ServiceContext` (or a subclass) built from `settings`, with the
+    secrets that `*_SECRET_ARN` settings name fetched from Secrets Manager first."""
+    settings = with_secrets(settings)
     engine = make_engine(settings.database_url)
     return {
         "settings": settings,

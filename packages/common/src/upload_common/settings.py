@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default_factory=lambda: f"sqlite:///{_var_dir() / 'upload.db'}",
         description="SQLAlchemy URL of the service database.",
+        repr=False,  # it may carry a password
     )
     storage_url: str = Field(
         default_factory=lambda: f"file://{_var_dir() / 'storage'}",
