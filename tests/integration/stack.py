@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,8 +83,10 @@ class Stack:
 
     def stop(self, *, kill: bool = False) -> None:
         if self.process is not None and self.process.poll() is None:
-            if kill:  # the whole process group at once: no process gets to finish anything
-                os.killpg(self.process.pid, signal.SIGKILL)
+            if kill:  # every process at once (each runs in its own session): none gets to finish anything
+                for pid in [*descendants(self.process.pid), self.process.pid]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             else:
                 self.process.send_signal(signal.SIGINT)
             try:
@@ -100,6 +103,24 @@ class Stack:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Api-Key": self.api_key}, timeout=60)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc), children first."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found.extend(children)
+        frontier = children
+    return found
 
 
 def wait_until(

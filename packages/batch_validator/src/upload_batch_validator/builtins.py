@@ -1,13 +1,12 @@
 """The validators that ship with the package, by the image names the API accepts for them.
 
-The local runner maps an image name to a command (settings `UPLOAD_VALIDATORS` merge over these);
-on AWS each name is a real image whose `/validator` runs the same module.
+The names and commands are defined once, in `upload_common.validators` (the API and the local runner
+read them there without importing this package); the console scripts they name are this package's.
+On AWS each name is a real image whose `/validator` runs the same module.
 """
 
 from __future__ import annotations
 
-BUILTIN_VALIDATORS: dict[str, str] = {
-    "dcp-upload/validator-fastq": "upload-validator-fastq",
-    "dcp-upload/validator-gzip": "upload-validator-gzip",
-    "dcp-upload/validator-json": "upload-validator-json",
-}
+from upload_common.validators import BUILTIN_VALIDATORS
+
+__all__ = ["BUILTIN_VALIDATORS"]

@@ -23,8 +23,17 @@ from upload_batch_validator.settings import HarnessSettings
 from upload_batch_validator.staging import staged_files
 from upload_common.errors import UploadError
 
-# The validator is code the service does not trust: it never sees the token that can write results.
-PRIVATE_VARIABLES = frozenset({"UPLOAD_CALLBACK_TOKEN"})
+# The validator is code the service does not trust: it never sees the token that can write results,
+# nor the credentials the harness stages files with (on the local runner they come from the service).
+PRIVATE_VARIABLES = frozenset(
+    {
+        "UPLOAD_CALLBACK_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+    }
+)
 _log = logging.getLogger(__name__)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from upload_common.callback_tokens import job_token
 from upload_common.jobs import JobSpec
+from upload_common.jobs.environment import store_access_environment
 from upload_common.models import Checksum
 from upload_common.service_context import ServiceContext
 from upload_common.storage import ObjectInfo
@@ -17,8 +18,6 @@ from upload_common.storage import ObjectInfo
 logger = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 24 * 3600
-# Settings a checksum job needs to reach the store; nothing else of the service's environment.
-_FORWARDED = ("storage_url", "s3_endpoint_url", "checksum_tag_prefix")
 
 
 def submit_checksum_job(
@@ -34,10 +33,7 @@ def submit_checksum_job(
         "UPLOAD_CALLBACK_URL": f"{callback_base(context)}/v1/area/{area_uuid}/update_checksum/{run_id}",
         "UPLOAD_CALLBACK_TOKEN": job_token(context.secret_key, "checksum", str(run_id)),
     }
-    for name in _FORWARDED:
-        value = getattr(settings, name)
-        if value:
-            environment[f"UPLOAD_{name.upper()}"] = str(value)
+    environment.update(store_access_environment(settings))
     spec = JobSpec(
         name=f"checksum-{run_id}",
         image=settings.checksum_job_image,

@@ -26,6 +26,7 @@ from upload_checksum.jobs import submit_checksum_job
 from upload_common import messages
 from upload_common.checksum_tags import checksum_tags, tags_hold
 from upload_common.checksums import Checksums, checksum_object
+from upload_common.declared_checksums import declared_checksums, mismatches
 from upload_common.errors import ChecksumError, ContentChangedError, ObjectNotFoundError
 from upload_common.fileinfo import file_info_of_version
 from upload_common.models import Checksum, File, UploadArea, utcnow
@@ -164,12 +165,7 @@ def stale_after(settings: Settings) -> timedelta:
 
 
 def _new_version(area: UploadArea, event: ObjectEvent, head: ObjectInfo, etag: str, *, current: bool) -> File:
-    # The HCA CLI declares crc32c in the object's user metadata (sometimes without zero padding).
-    declared = {
-        name: head.metadata[name].strip().lower() for name in ("crc32c", "sha256") if name in head.metadata
-    }
-    if "crc32c" in declared:
-        declared["crc32c"] = declared["crc32c"].zfill(8)
+    declared = declared_checksums(head.metadata)
     return File(
         area_id=area.id,
         name=event.name,
@@ -177,7 +173,7 @@ def _new_version(area: UploadArea, event: ObjectEvent, head: ObjectInfo, etag: s
         size=head.size if current else (event.size if event.size is not None else head.size),
         content_type=head.content_type if current else None,
         last_modified=head.last_modified if current else None,
-        client_checksums=(declared or None) if current else None,
+        client_checksums=declared if current else None,
         origin=FileOrigin.STORE,
         status=FileStatus.UPLOADED,
     )
@@ -232,20 +228,14 @@ def _record_result(context: ServiceContext, claim: _Claim, key: str, checksums: 
             return Outcome.ALREADY_DONE
         computed = checksums.as_dict()
         version.checksums = computed
-        mismatches = {
-            name: declared
-            for name, declared in (version.client_checksums or {}).items()
-            if declared != computed[name]
-        }
-        transition_file(version, FileStatus.CORRUPT if mismatches else FileStatus.CHECKSUMMED)
+        disagree = mismatches(version.client_checksums, computed)
+        transition_file(version, FileStatus.CORRUPT if disagree else FileStatus.CHECKSUMMED)
         session.flush()
         info = file_info_of_version(version, area_uuid=area_uuid, url=context.store.object_url(key))
         notify_file_uploaded(session, version, info)
-    if mismatches:
+    if disagree:
         logger.warning(
-            "%s: computed checksums disagree with the client's %s: likely corrupted in transit",
-            key,
-            mismatches,
+            "%s: computed checksums disagree with the client's %s: likely corrupted in transit", key, disagree
         )
         return Outcome.CORRUPT
     logger.info("%s: checksummed (%d bytes)", key, version.size)

@@ -109,7 +109,9 @@ class Settings(BaseSettings):
     validation_max_bytes: int = Field(
         default=10**12, ge=0, description="Files of one validation must add up to less than this (1 TB)."
     )
-    validator_timeout_seconds: int = Field(default=3600, ge=1, description="Wall-clock limit of a validator.")
+    validator_timeout_seconds: float = Field(
+        default=3600, gt=0, description="Wall-clock limit of a validator."
+    )
     checksum_stale_after_seconds: int = Field(
         default=90, ge=6, description="A checksum run without a heartbeat this long has lost its worker."
     )

@@ -73,16 +73,17 @@ def queue_deletion(context: ApiContext, area_uuid: str) -> AreaStatus:
     """Mark the area DELETION_QUEUED and queue it for the deletion worker.
 
     The message is sent after the commit (the embedded queue lives in the same database, and SQLite
-    allows one writer). Asking again while the area is still DELETION_QUEUED sends the message again,
-    which covers a send that failed after the commit; the worker is idempotent.
+    allows one writer). Asking again while the area is DELETION_QUEUED or DELETING sends the message
+    again, which resumes a deletion whose message was lost (a send that failed after the commit, a
+    message dead-lettered mid-deletion); the worker is idempotent.
     """
     with context.sessions.begin() as session:
         area = live_area(session, area_uuid, for_update=True)
-        if area.status is AreaStatus.DELETING:
-            return area.status  # the worker holds it; it re-queues itself if it runs out of time
-        transition_area(area, AreaStatus.DELETION_QUEUED)
+        if area.status is not AreaStatus.DELETING:
+            transition_area(area, AreaStatus.DELETION_QUEUED)
+        status = area.status
     context.queue("deletion").send(messages.area_deletion(area_uuid))
-    return AreaStatus.DELETION_QUEUED
+    return status
 
 
 def lock_area(context: ApiContext, area_uuid: str, *, reason: str | None = None) -> None:

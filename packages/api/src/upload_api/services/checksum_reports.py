@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from upload_api.context import ApiContext
 from upload_api.names import object_key
+from upload_common.declared_checksums import mismatches
 from upload_common.errors import InvalidInputError, NotFoundError
 from upload_common.fileinfo import file_info_of_version
 from upload_common.models import Checksum, File, UploadArea
@@ -63,8 +64,7 @@ def record_checksum_report(
         if not transition_checksum(run, new_status, reason=reason) or checksums is None:
             return
         version.checksums = checksums
-        declared = (version.client_checksums or {}).get("crc32c")
-        corrupt = declared is not None and declared.lower() != checksums["crc32c"]
+        corrupt = bool(mismatches(version.client_checksums, checksums))
         if version.status is FileStatus.UPLOADED:
             transition_file(version, FileStatus.CORRUPT if corrupt else FileStatus.CHECKSUMMED)
             session.flush()

@@ -13,6 +13,7 @@ from upload_api.names import check_filename, object_key
 from upload_api.services.areas import live_area, writable_area
 from upload_api.services.files import current_version
 from upload_common import messages
+from upload_common.declared_checksums import declared_checksums
 from upload_common.errors import (
     FileNotFoundInAreaError,
     InvalidInputError,
@@ -198,6 +199,7 @@ def _version_to_validate(context: ApiContext, session: Session, area: UploadArea
             etag=info.etag,
             content_type=info.content_type,
             last_modified=info.last_modified,
+            client_checksums=declared_checksums(info.metadata),
             origin=FileOrigin.STORE,
             status=FileStatus.UPLOADED,
         )

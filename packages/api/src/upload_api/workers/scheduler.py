@@ -18,6 +18,7 @@ from upload_api.context import ApiContext
 from upload_common import messages
 from upload_common.callback_tokens import job_token
 from upload_common.jobs import JobRunner, JobSpec
+from upload_common.jobs.environment import store_access_environment
 from upload_common.jobs.factory import make_job_runner
 from upload_common.models import File, UploadArea, Validation, ValidationFile
 from upload_common.settings import Settings
@@ -26,8 +27,6 @@ from upload_common.statuses import ValidationStatus
 
 logger = logging.getLogger(__name__)
 
-# The settings a harness needs to stage files from the store; nothing else of the service's environment.
-_FORWARDED = ("storage_url", "s3_endpoint_url")
 JOB_GRACE_SECONDS = 600  # staging and reporting, on top of the validator's own time limit
 
 
@@ -86,10 +85,7 @@ def _job_spec(context: ApiContext, validation: Validation, area_uuid: str, names
         UPLOAD_CALLBACK_TOKEN=job_token(context.secret_key, "validation", str(validation.id)),
         UPLOAD_VALIDATOR_TIMEOUT_SECONDS=str(settings.validator_timeout_seconds),
     )
-    for name in _FORWARDED:
-        value = getattr(settings, name)
-        if value:
-            environment[f"UPLOAD_{name.upper()}"] = str(value)
+    environment.update(store_access_environment(settings))
     store_url = context.store.url.rstrip("/")
     # Each name percent-encoded once: the harness decodes it exactly once.
     urls = [f"{store_url}/{quote(f'{area_uuid}/{name}', safe='/')}" for name in names]
@@ -100,5 +96,5 @@ def _job_spec(context: ApiContext, validation: Validation, area_uuid: str, names
         environment=environment,
         vcpus=1,
         memory_mib=4096,
-        timeout_seconds=settings.validator_timeout_seconds + JOB_GRACE_SECONDS,
+        timeout_seconds=int(settings.validator_timeout_seconds) + JOB_GRACE_SECONDS,
     )

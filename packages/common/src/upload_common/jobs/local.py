@@ -165,6 +165,7 @@ class LocalJobRunner(JobRunner):
             "TMPDIR": tmp,
             # glibc reserves address space per thread arena; RLIMIT_AS would count it as memory use.
             "MALLOC_ARENA_MAX": "2",
+            "UPLOAD_JOB_ID": job.job_id,  # as AWS_BATCH_JOB_ID on Batch: reports name their job
         }
         return {**base, **spec.environment}
 
