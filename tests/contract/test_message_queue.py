@@ -196,10 +196,14 @@ def test_two_consumers_process_a_thousand_messages_once_each(database_engine: En
     processed: list[list[str]] = [[], []]
     failures: list[BaseException] = []
 
+    started = threading.Barrier(2)
+
     def consume(index: int) -> None:
         queue = DatabaseQueue(database_engine, name, visibility_timeout=60)
         try:
+            started.wait(timeout=30)  # both consumers compete from the first receive on
             while batch := queue.receive(max_messages=25):
+                time.sleep(0.01)  # a little work per batch, during which the other consumer receives
                 for message in batch:
                     processed[index].append(message.message_id)
                     queue.ack(message)
