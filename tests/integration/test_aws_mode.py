@@ -175,14 +175,22 @@ def test_upload_straight_to_s3_is_checksummed_tagged_and_notified(tmp_path: Path
             # A validation stages its file from S3 (with the service's credentials on the local runner).
             submitter.put_object(Bucket=BUCKET, Key=f"{area}/meta.json", Body=b'{"sample": [1, 2]}')
             with stack.client() as api:
-                started = api.put(f"/v1/area/{area}/meta.json/validate", json={"validator_image": "dcp-upload/validator-json"})
+                started = api.put(
+                    f"/v1/area/{area}/meta.json/validate",
+                    json={"validator_image": "dcp-upload/validator-json"},
+                )
                 assert started.status_code == 200, started.text
                 wait_until(
-                    lambda: api.get(f"/v1/area/{area}/meta.json/validate").json()["validation_status"] in ("VALIDATED", "FAILED"),
+                    lambda: (
+                        api.get(f"/v1/area/{area}/meta.json/validate").json()["validation_status"]
+                        in ("VALIDATED", "FAILED")
+                    ),
                     timeout=90,
                     what="the validation",
                 )
                 result = api.get(f"/v1/area/{area}/meta.json/validate").json()
-            assert (result["validation_status"], result["exit_code"]) == ("VALIDATED", 0), stack.output()[-3000:]
+            assert (result["validation_status"], result["exit_code"]) == ("VALIDATED", 0), stack.output()[
+                -3000:
+            ]
         finally:
             stack.stop()
