@@ -26,9 +26,9 @@ from upload_checksum.jobs import submit_checksum_job
 from upload_common import messages
 from upload_common.checksum_tags import checksum_tags, tags_hold
 from upload_common.checksums import Checksums, checksum_object
-from upload_common.declared_checksums import declared_checksums, mismatches
+from upload_common.declared_checksums import mismatches
 from upload_common.errors import ChecksumError, ContentChangedError, ObjectNotFoundError
-from upload_common.fileinfo import file_info_of_version
+from upload_common.fileinfo import file_info_of_version, new_file_version
 from upload_common.models import Checksum, File, UploadArea, utcnow
 from upload_common.outbox import notify_file_uploaded
 from upload_common.service_context import ServiceContext
@@ -165,15 +165,15 @@ def stale_after(settings: Settings) -> timedelta:
 
 
 def _new_version(area: UploadArea, event: ObjectEvent, head: ObjectInfo, etag: str, *, current: bool) -> File:
-    declared = declared_checksums(head.metadata)
+    if current:
+        return new_file_version(area.id, event.name, head, origin=FileOrigin.STORE)
+    # An older version, seen only in its event: its size is all that is known of it.
+    size = event.size if event.size is not None else head.size
     return File(
         area_id=area.id,
         name=event.name,
         etag=etag,
-        size=head.size if current else (event.size if event.size is not None else head.size),
-        content_type=head.content_type if current else None,
-        last_modified=head.last_modified if current else None,
-        client_checksums=declared if current else None,
+        size=size,
         origin=FileOrigin.STORE,
         status=FileStatus.UPLOADED,
     )

@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from upload_common.declared_checksums import declared_checksums
 from upload_common.models import File
+from upload_common.statuses import FileOrigin, FileStatus
+from upload_common.storage.base import ObjectInfo
 
 
 def file_info(
@@ -42,4 +45,34 @@ def file_info_of_version(version: File, *, area_uuid: str, url: str) -> dict[str
         content_type=version.content_type,
         last_modified=version.last_modified,
         checksums=version.checksums,
+    )
+
+
+def file_info_of_object(
+    info: ObjectInfo, *, area_uuid: str, name: str, url: str, checksums: dict[str, str] | None
+) -> dict[str, Any]:
+    """FileInfo of the object as the store describes it now (checksums: those of its version, if known)."""
+    return file_info(
+        area_uuid=area_uuid,
+        name=name,
+        url=url,
+        size=info.size,
+        content_type=info.content_type,
+        last_modified=info.last_modified,
+        checksums=checksums,
+    )
+
+
+def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileOrigin) -> File:
+    """The row of a version first seen as `info` (declared checksums taken from its metadata)."""
+    return File(
+        area_id=area_id,
+        name=name,
+        size=info.size,
+        etag=info.etag,
+        content_type=info.content_type,
+        last_modified=info.last_modified,
+        client_checksums=declared_checksums(info.metadata),
+        origin=origin,
+        status=FileStatus.UPLOADED,
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from upload_api.context import ApiContext
 from upload_api.names import object_key
+from upload_api.services.reported_status import reported_status
 from upload_common.declared_checksums import mismatches
 from upload_common.errors import InvalidInputError, NotFoundError
 from upload_common.fileinfo import file_info_of_version
@@ -38,12 +39,7 @@ def record_checksum_report(
     payload: dict[str, Any],
 ) -> None:
     """Apply one report; a repeated report changes nothing, an out-of-order one is refused (409)."""
-    try:
-        new_status = ChecksumStatus(status)
-    except ValueError:
-        raise InvalidInputError(f"unknown checksum status {status!r}") from None
-    if new_status not in REPORTABLE:
-        raise InvalidInputError(f"a job cannot report {status}")
+    new_status = reported_status(status, ChecksumStatus, REPORTABLE)
     checksums = (
         validate_checksums(payload.get("checksums")) if new_status is ChecksumStatus.CHECKSUMMED else None
     )

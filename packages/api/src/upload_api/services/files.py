@@ -22,7 +22,7 @@ from upload_common import messages
 from upload_common.checksum_tags import checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
 from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
-from upload_common.fileinfo import file_info, file_info_of_version
+from upload_common.fileinfo import file_info_of_object, file_info_of_version, new_file_version
 from upload_common.models import Checksum, File, UploadArea
 from upload_common.outbox import notify_file_uploaded
 from upload_common.states import transition_checksum, transition_file
@@ -76,14 +76,8 @@ def store_file(
     if checksums.s3_etag != info.etag or hasher.bytes_seen != info.size:
         # Someone else wrote the key while we did; that version is checksummed by its own event.
         context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
-        return file_info(
-            area_uuid=area_uuid,
-            name=name,
-            url=context.store.object_url(key),
-            size=info.size,
-            content_type=info.content_type,
-            last_modified=info.last_modified,
-            checksums=None,
+        return file_info_of_object(
+            info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=None
         )
     context.store.put_tags(key, checksum_tags(checksums, context.settings.checksum_tag_prefix))
     return _record_checksummed_version(context, area_uuid, name, info, checksums)
@@ -95,19 +89,11 @@ def file_info_current(context: ApiContext, area_uuid: str, name: str) -> dict[st
     key = object_key(area_uuid, name)
     with context.sessions() as session:
         area = live_area(session, area_uuid)
-        try:
-            info = context.store.head(key)
-        except ObjectNotFoundError:
-            raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
+        info = head_file(context, area_uuid, name)
         version = _version(session, area, name, info.etag)
-        return file_info(
-            area_uuid=area_uuid,
-            name=name,
-            url=context.store.object_url(key),
-            size=info.size,
-            content_type=info.content_type,
-            last_modified=info.last_modified,
-            checksums=version.checksums if version is not None else None,
+        checksums = version.checksums if version is not None else None
+        return file_info_of_object(
+            info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=checksums
         )
 
 
@@ -122,10 +108,7 @@ def notify_uploaded(context: ApiContext, area_uuid: str, name: str) -> None:
     check_filename(name)
     with context.sessions() as session:
         live_area(session, area_uuid)
-    try:
-        context.store.head(object_key(area_uuid, name))
-    except ObjectNotFoundError:
-        raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
+    head_file(context, area_uuid, name)
     context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
 
 
@@ -180,6 +163,14 @@ def decode_cursor(cursor: str) -> str:
     return after
 
 
+def head_file(context: ApiContext, area_uuid: str, name: str) -> ObjectInfo:
+    """What the store holds under the name now, or `FileNotFoundInAreaError`."""
+    try:
+        return context.store.head(object_key(area_uuid, name))
+    except ObjectNotFoundError:
+        raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
+
+
 def current_version(session: Session, area: UploadArea, name: str) -> File | None:
     """The newest recorded version of the file."""
     query = select(File).where(File.area_id == area.id, File.name == name).order_by(File.id.desc()).limit(1)
@@ -221,16 +212,7 @@ def _record_checksummed_version(
                 area = live_area(session, area_uuid)
                 version = _version(session, area, name, info.etag)
                 if version is None:
-                    version = File(
-                        area_id=area.id,
-                        name=name,
-                        size=info.size,
-                        etag=info.etag,
-                        content_type=info.content_type,
-                        last_modified=info.last_modified,
-                        origin=FileOrigin.API,
-                        status=FileStatus.UPLOADED,
-                    )
+                    version = new_file_version(area.id, name, info, origin=FileOrigin.API)
                     session.add(version)
                     session.flush()
                 if version.status is FileStatus.UPLOADED:

@@ -9,21 +9,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from upload_api.context import ApiContext
-from upload_api.names import check_filename, object_key
+from upload_api.names import check_filename
 from upload_api.services.areas import live_area, writable_area
-from upload_api.services.files import current_version
+from upload_api.services.files import current_version, head_file
+from upload_api.services.reported_status import reported_status
 from upload_common import messages
-from upload_common.declared_checksums import declared_checksums
 from upload_common.errors import (
     FileNotFoundInAreaError,
     InvalidInputError,
     NotFoundError,
-    ObjectNotFoundError,
 )
+from upload_common.fileinfo import new_file_version
 from upload_common.models import File, UploadArea, Validation, ValidationFile
 from upload_common.outbox import notify_file_validated
 from upload_common.states import transition_validation
-from upload_common.statuses import FileOrigin, FileStatus, ValidationStatus
+from upload_common.statuses import FileOrigin, ValidationStatus
 
 ALWAYS_COUNTED = (ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING, ValidationStatus.VALIDATED)
 REPORTABLE = (ValidationStatus.VALIDATING, ValidationStatus.VALIDATED, ValidationStatus.FAILED)
@@ -132,12 +132,7 @@ def record_validation_report(
     payload: dict[str, Any],
 ) -> None:
     """Apply one report of the harness; repeated reports change nothing, out-of-order ones are 409."""
-    try:
-        new_status = ValidationStatus(status)
-    except ValueError:
-        raise InvalidInputError(f"unknown validation status {status!r}") from None
-    if new_status not in REPORTABLE:
-        raise InvalidInputError(f"a validation job cannot report {status}")
+    new_status = reported_status(status, ValidationStatus, REPORTABLE)
     with context.sessions.begin() as session:
         row = session.execute(
             select(Validation, UploadArea)
@@ -184,25 +179,12 @@ def finish_validation(
 
 def _version_to_validate(context: ApiContext, session: Session, area: UploadArea, name: str) -> File:
     """The file's version now in the store (recorded here if its upload event was not handled yet)."""
-    try:
-        info = context.store.head(object_key(area.uuid, name))
-    except ObjectNotFoundError:
-        raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area.uuid}") from None
+    info = head_file(context, area.uuid, name)
     version = session.scalars(
         select(File).where(File.area_id == area.id, File.name == name, File.etag == info.etag)
     ).one_or_none()
     if version is None:
-        version = File(
-            area_id=area.id,
-            name=name,
-            size=info.size,
-            etag=info.etag,
-            content_type=info.content_type,
-            last_modified=info.last_modified,
-            client_checksums=declared_checksums(info.metadata),
-            origin=FileOrigin.STORE,
-            status=FileStatus.UPLOADED,
-        )
+        version = new_file_version(area.id, name, info, origin=FileOrigin.STORE)
         session.add(version)
         session.flush()
     return version
