@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := common api checksum batch_validator
 STAMP := $(VENV)/.installed
+# checkov and the deploy command's dependencies (see the Deployment section below).
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .PHONY: help install run test lint format typecheck tox check migrate clean
 
@@ -25,7 +28,7 @@ run: $(STAMP) ## Run the service locally on the embedded default (API and worker
 	$(BIN)/upload-db upgrade
 	$(BIN)/python tools/supervise.py Procfile
 
-test: $(STAMP) ## Run the whole test suite (starts and stops a throwaway PostgreSQL itself)
+test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (starts and stops a throwaway PostgreSQL itself)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
@@ -67,3 +70,27 @@ bench-checksum: $(BENCH_STAMP) ## Checksum engine vs the seed's (dcplib) and the
 .PHONY: bench-store
 bench-store: $(STAMP) ## RSS growth of put + get of a 2 GiB object, local store and S3 (moto server) (~2 min, 2 GiB of disk)
 	$(BIN)/python benchmarks/store_memory.py $(BENCH_ARGS)
+
+# --- Deployment: artifacts, Terraform checks, deploy (terraform/, deploy/, docs/deployment.md) ---
+CHECKOV_VERSION := 3.3.30
+
+.PHONY: dist tf-tools tf-check tf-test
+
+dist: $(STAMP) ## Build a wheel per package and the Lambda zips (Linux x86_64, deterministic) into dist/
+	$(BIN)/python -m deploy.dist --out dist
+
+# checkov lives in its own venv: its pins conflict with the packages' dependencies.
+$(TOOLS_STAMP): deploy/requirements.txt $(STAMP)
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
+	$(BIN)/python -m pip install -q -r deploy/requirements.txt
+	touch $@
+
+tf-tools: $(TOOLS_STAMP) ## Install checkov (in .venv-tools) and the deploy command's dependencies
+
+tf-check: $(TOOLS_STAMP) ## terraform fmt, validate of every module and env, terraform test, checkov
+	$(BIN)/mypy deploy
+	$(BIN)/pytest tests/terraform -m "not slow" $(PYTEST_ARGS)
+
+tf-test: $(TOOLS_STAMP) ## tf-check plus make dist, apply and destroy of the local env against moto
+	$(BIN)/pytest tests/terraform $(PYTEST_ARGS)

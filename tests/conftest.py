@@ -29,12 +29,22 @@ _AWS_TEST_ENVIRONMENT = {
 }
 
 
+# Test-harness inputs, not settings: a database, and the Terraform tests' mirror, build and report paths.
+_HARNESS_VARIABLES = (
+    "UPLOAD_TEST_DATABASE_URL",
+    "UPLOAD_TF_PLUGIN_MIRROR",
+    "UPLOAD_DIST_DIR",
+    "UPLOAD_TF_REPORT",
+    "UPLOAD_CHECKOV",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(_AWS_TEST_ENVIRONMENT)
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         os.environ.pop(name, None)
-    # No UPLOAD_* setting from the developer's shell leaks into a test.
-    for name in [n for n in os.environ if n.startswith("UPLOAD_") and n != "UPLOAD_TEST_DATABASE_URL"]:
+    # No UPLOAD_* setting from the developer's shell leaks into a test (the harness's own variables stay).
+    for name in [n for n in os.environ if n.startswith("UPLOAD_") and n not in _HARNESS_VARIABLES]:
         del os.environ[name]
 
 

@@ -46,7 +46,19 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def lambda_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def packages_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of packages/ taken once, so that builds compared with each other see the same sources."""
+    snapshot = tmp_path_factory.mktemp("sources") / "packages"
+    shutil.copytree(
+        REPO_ROOT / "packages",
+        snapshot,
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", ".tox", ".venv", "build", "dist"),
+    )
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def lambda_zips(tmp_path_factory: pytest.TempPathFactory, packages_snapshot: Path) -> dict[str, Path]:
     """The Lambda zips: from UPLOAD_DIST_DIR when CI built them already (`make dist`), else built here."""
     given = os.environ.get("UPLOAD_DIST_DIR")
     if given:
@@ -54,4 +66,4 @@ def lambda_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         missing = [str(path) for path in zips.values() if not path.is_file()]
         assert not missing, f"UPLOAD_DIST_DIR is set but lacks {missing}: run `make dist`"
         return zips
-    return build_dist(tmp_path_factory.mktemp("dist"))
+    return build_dist(tmp_path_factory.mktemp("dist"), packages_snapshot)

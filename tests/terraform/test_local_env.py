@@ -7,6 +7,7 @@ environments Terraform set are checked against the settings the code reads, so t
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 
 from terraform.tfhelpers import Terraform, state_resources
@@ -42,7 +44,8 @@ class AppliedStage:
     apply_seconds: float
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+        make_client: Any = boto3.client  # typed per service name; these tests pick the name at run time
+        return make_client(service, endpoint_url=self.endpoint, region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +63,19 @@ def local_stage(
     terraform.run(where, "apply", "-auto-approve", "-input=false", *variables, timeout=900)
     apply_seconds = time.monotonic() - started
     outputs = json.loads(terraform.run(where, "output", "-json").stdout)
-    yield AppliedStage(terraform.show_state(where), outputs, moto_endpoint, apply_seconds)
+    stage = AppliedStage(terraform.show_state(where), outputs, moto_endpoint, apply_seconds)
+    yield stage
     terraform.run(where, "destroy", "-auto-approve", "-input=false", *variables, timeout=900)
     assert terraform.run(where, "state", "list").stdout.strip() == "", "destroy left resources in the state"
+    assert stage.client("lambda").list_functions()["Functions"] == [], "destroy left functions behind"
 
 
-def test_apply_creates_the_whole_stage(local_stage: AppliedStage, record_property: Any) -> None:
+def test_apply_creates_the_whole_stage(local_stage: AppliedStage) -> None:
     resources = state_resources(local_stage.state)
-    record_property("apply_seconds", round(local_stage.apply_seconds, 1))
-    record_property("resource_count", len(resources))
+    report = os.environ.get("UPLOAD_TF_REPORT")
+    if report:  # CI keeps the numbers the issue asks for: apply time and resource count
+        numbers = {"apply_seconds": round(local_stage.apply_seconds, 1), "resource_count": len(resources)}
+        Path(report).write_text(json.dumps(numbers))
     kinds = {r["type"] for r in resources}
     for kind in (
         "aws_db_instance",
@@ -100,9 +107,7 @@ def test_lambda_environments_use_only_settings_fields(local_stage: AppliedStage)
     assert set(environments) == set(EXPECTED_HANDLERS)
     for function, variables in environments.items():
         unknown = sorted(
-            name
-            for name in variables
-            if name not in fields and not name.startswith(BOTO3_VARIABLES)
+            name for name in variables if name not in fields and not name.startswith(BOTO3_VARIABLES)
         )
         assert not unknown, f"{function} gets variables that no setting reads: {unknown}"
         assert {"UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_DATABASE_SECRET_ARN"} <= set(variables)
@@ -112,7 +117,9 @@ def test_lambda_environments_use_only_settings_fields(local_stage: AppliedStage)
 
 def test_lambda_environment_points_at_the_applied_resources(local_stage: AppliedStage) -> None:
     client = local_stage.client("lambda")
-    variables = client.get_function_configuration(FunctionName="upload-local-checksum")["Environment"]["Variables"]
+    variables = client.get_function_configuration(FunctionName="upload-local-checksum")["Environment"][
+        "Variables"
+    ]
     settings = Settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in variables.items()})
     assert settings.storage_url == f"s3://{local_stage.outputs['s3_bucket_id']['value']}"
     assert settings.job_runner == "aws-batch"
@@ -127,17 +134,24 @@ def test_lambda_environment_points_at_the_applied_resources(local_stage: Applied
     assert queues["jobQueues"][0]["jobQueueName"] == "upload-local-checksum"
 
 
-def test_objects_created_in_the_bucket_reach_the_checksum_queue(local_stage: AppliedStage) -> None:
+def test_objects_created_in_the_bucket_are_announced_to_the_checksum_queue(local_stage: AppliedStage) -> None:
     bucket = local_stage.outputs["s3_bucket_id"]["value"]
-    s3 = local_stage.client("s3")
-    configuration = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
-    assert [c["QueueArn"].rsplit(":", 1)[1] for c in configuration] == ["upload-local-checksum"]
-    s3.put_object(Bucket=bucket, Key="area-1/file.fastq", Body=b"ACGT")
-    sqs = local_stage.client("sqs")
-    queue_url = f"{local_stage.outputs['sqs_queue_url_prefix']['value']}-checksum"
-    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5).get("Messages", [])
-    records = [r for m in messages for r in json.loads(m["Body"]).get("Records", [])]
-    assert [r["s3"]["object"]["key"] for r in records] == ["area-1/file.fastq"]
+    configuration = local_stage.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+    (queue,) = configuration["QueueConfigurations"]
+    assert queue["QueueArn"].rsplit(":", 1)[1] == "upload-local-checksum"
+    assert set(queue["Events"]) == {
+        "s3:ObjectCreated:Put",
+        "s3:ObjectCreated:Post",
+        "s3:ObjectCreated:Copy",
+        "s3:ObjectCreated:CompleteMultipartUpload",
+    }
+
+
+def test_bucket_refuses_requests_without_tls(local_stage: AppliedStage) -> None:
+    bucket = local_stage.outputs["s3_bucket_id"]["value"]
+    # The emulator speaks plain HTTP, so the bucket policy's aws:SecureTransport condition applies.
+    with pytest.raises(botocore.exceptions.ClientError, match=r"Forbidden|AccessDenied"):
+        local_stage.client("s3").put_object(Bucket=bucket, Key="area-1/file.fastq", Body=b"ACGT")
 
 
 def test_queue_consumers_report_partial_batch_failures(local_stage: AppliedStage) -> None:
@@ -148,14 +162,20 @@ def test_queue_consumers_report_partial_batch_failures(local_stage: AppliedStage
 
 
 def test_database_is_private_encrypted_and_has_a_managed_password(local_stage: AppliedStage) -> None:
-    (instance,) = local_stage.client("rds").describe_db_instances(DBInstanceIdentifier="upload-local")["DBInstances"]
+    (instance,) = local_stage.client("rds").describe_db_instances(DBInstanceIdentifier="upload-local")[
+        "DBInstances"
+    ]
     assert instance["PubliclyAccessible"] is False
     assert instance["StorageEncrypted"] is True
     assert instance["BackupRetentionPeriod"] >= 1
-    assert instance["MasterUserSecret"]["SecretArn"] == local_stage.outputs["db_instance_master_user_secret_arn"]["value"]
+    assert (
+        instance["MasterUserSecret"]["SecretArn"]
+        == local_stage.outputs["db_instance_master_user_secret_arn"]["value"]
+    )
 
 
 def test_bucket_blocks_public_access(local_stage: AppliedStage) -> None:
     bucket = local_stage.outputs["s3_bucket_id"]["value"]
     block = local_stage.client("s3").get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert all(block.values()) and len(block) == 4
+    assert all(block.values())
+    assert len(block) == 4

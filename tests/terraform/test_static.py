@@ -29,7 +29,8 @@ def test_module_validates_and_passes_its_tests(terraform: Terraform, module: str
     terraform.run(where, "validate")
     result = terraform.run(where, "test", check=False)
     assert result.returncode == 0, f"terraform test of {module} failed:\n{result.stdout}\n{result.stderr}"
-    assert " 0 failed" in result.stdout and " passed" in result.stdout
+    assert " 0 failed" in result.stdout
+    assert " passed" in result.stdout
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -40,4 +41,3 @@ def test_env_validates_with_its_committed_lock_file(terraform: Terraform, env: s
     terraform.run(where, "validate")
     if env != "local":
         assert (where / "terraform.tfvars").is_file(), f"{env} must commit its non-secret tfvars"
-

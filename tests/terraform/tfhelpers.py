@@ -20,10 +20,13 @@ MODULES = ("network", "database", "storage", "lambda_function", "api", "workers"
 ENVS = ("dev", "staging", "prod", "local")
 
 
-def build_dist(out: Path) -> dict[str, Path]:
-    """Run `python -m deploy.dist --out <out>` (as `make dist` does) and return the Lambda zips by name."""
-    subprocess.run(  # noqa: S603 - the project's own build command
-        [sys.executable, "-m", "deploy.dist", "--out", str(out)], cwd=REPO_ROOT, check=True, capture_output=True
+def build_dist(out: Path, packages: Path) -> dict[str, Path]:
+    """Run `python -m deploy.dist` (as `make dist` does) on `packages`; return the Lambda zips by name."""
+    subprocess.run(
+        [sys.executable, "-m", "deploy.dist", "--out", str(out), "--packages", str(packages)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
     )
     return {name: out / "lambda" / f"{name}.zip" for name in ("api", "checksum")}
 
@@ -77,9 +80,11 @@ class Terraform:
         }
         return cls(binary=binary, tree=tree, env=env)
 
-    def run(self, where: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, where: Path, *args: str, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         """Run `terraform <args>` in `where`; on failure (with check) raise with the output in the message."""
-        result = subprocess.run(  # noqa: S603 - our own binary and arguments
+        result = subprocess.run(
             [self.binary, *args, "-no-color"],
             cwd=where,
             env=self.env,
@@ -136,7 +141,7 @@ def start_moto_server() -> MotoServer:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     moto = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen(  # noqa: S603 - the venv's own moto
+    process = subprocess.Popen(
         [str(moto), "-H", "127.0.0.1", "-p", str(port)],
         env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
         stdout=subprocess.DEVNULL,

@@ -1,0 +1,19 @@
+variable "aws_endpoint_url" {
+  description = "URL of the local AWS emulator, e.g. http://127.0.0.1:5000 (a moto server)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?/?$", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must point at this machine (http://127.0.0.1:<port>): the local stage never reaches AWS."
+  }
+}
+
+variable "api_zip_path" {
+  description = "Path of dist/lambda/api.zip."
+  type        = string
+}
+
+variable "checksum_zip_path" {
+  description = "Path of dist/lambda/checksum.zip."
+  type        = string
+}

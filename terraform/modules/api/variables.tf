@@ -1,0 +1,139 @@
+variable "name" {
+  description = "Name of the HTTP API and of its Lambda function, e.g. `upload-dev-api`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,62}$", var.name))
+    error_message = "name must be 2-63 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "filename" {
+  description = "Path of the API's deployment zip (dist/lambda/api.zip)."
+  type        = string
+}
+
+variable "source_code_hash" {
+  description = "Base64 SHA-256 of the zip; null: computed from the file."
+  type        = string
+  default     = null
+}
+
+variable "handler" {
+  description = "Entry point of the API function."
+  type        = string
+  default     = "upload_api.aws.api_handler"
+}
+
+variable "memory_size" {
+  description = "Memory of the API function in MiB."
+  type        = number
+  default     = 1024
+}
+
+variable "timeout" {
+  description = "Timeout of the API function in seconds, below API Gateway's 30-second integration limit."
+  type        = number
+  default     = 29
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 29
+    error_message = "timeout must be 1-29 s: API Gateway stops waiting after 30 s anyway."
+  }
+}
+
+variable "environment_variables" {
+  description = "Environment of the API function (non-secret wiring and secret ARNs)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "public_url_environment_variable" {
+  description = "Environment variable that receives the API's own base URL; null: none."
+  type        = string
+  default     = "UPLOAD_PUBLIC_URL"
+}
+
+variable "attach_policy" {
+  description = "Attach policy_json to the function's role."
+  type        = bool
+  default     = false
+}
+
+variable "policy_json" {
+  description = "IAM policy document (JSON) with the API function's permissions."
+  type        = string
+  default     = null
+}
+
+variable "vpc_config" {
+  description = "Subnets and security groups of the API function; null: outside any VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency cap of the API function (protects the database's connection limit); -1: none."
+  type        = number
+  default     = -1
+}
+
+variable "throttling_burst_limit" {
+  description = "API Gateway burst limit for the default route."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.throttling_burst_limit >= 1
+    error_message = "throttling_burst_limit must be positive."
+  }
+}
+
+variable "throttling_rate_limit" {
+  description = "API Gateway steady-state requests per second for the default route."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.throttling_rate_limit >= 1
+    error_message = "throttling_rate_limit must be positive."
+  }
+}
+
+variable "domain_name" {
+  description = "Custom domain of the API (e.g. `upload.dev.data.humancellatlas.org`); null: the execute-api URL."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for domain_name, in the API's region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN."
+  }
+}
+
+variable "log_retention_days" {
+  description = "How long function and access logs are kept."
+  type        = number
+  default     = 90
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for logs and the function's environment; null: AWS-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}

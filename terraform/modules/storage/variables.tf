@@ -1,0 +1,84 @@
+variable "bucket_name" {
+  description = "Name of the upload bucket (globally unique)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name)) && !can(regex("\\.\\.|^\\d+\\.\\d+\\.\\d+\\.\\d+$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens."
+  }
+}
+
+variable "queue_name_prefix" {
+  description = "Prefix of the queue names: queues are `<prefix>-<name>`, their dead-letter queues `<prefix>-<name>-dlq`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,60}$", var.queue_name_prefix))
+    error_message = "queue_name_prefix must be 1-60 letters, digits, hyphens or underscores (SQS names are at most 80)."
+  }
+}
+
+variable "queues" {
+  description = "The service's logical queues by name; `checksum` receives the bucket's object-created events."
+  type = map(object({
+    visibility_timeout_seconds    = optional(number, 960)
+    message_retention_seconds     = optional(number, 86400)
+    max_receive_count             = optional(number, 4)
+    dead_letter_retention_seconds = optional(number, 1209600)
+  }))
+  default = {
+    checksum   = {}
+    deletion   = {}
+    validation = {}
+  }
+
+  validation {
+    condition     = contains(keys(var.queues), "checksum") && alltrue([for name in keys(var.queues) : can(regex("^[a-z][a-z0-9_]{0,14}$", name))])
+    error_message = "queues must include `checksum`, and every queue name must be a short lowercase identifier."
+  }
+
+  validation {
+    condition = alltrue([for q in values(var.queues) :
+      q.visibility_timeout_seconds >= 0 && q.visibility_timeout_seconds <= 43200 &&
+      q.message_retention_seconds >= 60 && q.message_retention_seconds <= 1209600 &&
+      q.dead_letter_retention_seconds >= 60 && q.dead_letter_retention_seconds <= 1209600 &&
+      q.max_receive_count >= 1 && q.max_receive_count <= 1000
+    ])
+    error_message = "queue settings out of SQS's range: visibility 0-43200 s, retention 60-1209600 s, max_receive_count 1-1000."
+  }
+}
+
+variable "abort_incomplete_multipart_upload_days" {
+  description = "Days after which an unfinished multipart upload is aborted and its parts deleted."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.abort_incomplete_multipart_upload_days >= 1 && var.abort_incomplete_multipart_upload_days <= 365
+    error_message = "abort_incomplete_multipart_upload_days must be between 1 and 365."
+  }
+}
+
+variable "restrict_dead_letter_sources" {
+  description = "Let each dead-letter queue accept messages from its own queue only (emulators without SQS redrive-allow policies turn it off)."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for the bucket and the queues; null: S3-managed and SQS-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete a bucket that still holds objects (throwaway stages only)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,106 @@
+mock_provider "aws" {
+  source = "../../tests/mocks/aws"
+}
+
+variables {
+  name                = "upload-test"
+  bucket_name         = "upload-test-bucket"
+  api_zip_path        = "dist/lambda/api.zip"
+  api_zip_sha256      = "YXBp"
+  checksum_zip_path   = "dist/lambda/checksum.zip"
+  checksum_zip_sha256 = "Y2hlY2tzdW0="
+  vpc_cidr_block      = "10.250.0.0/16"
+  availability_zones  = ["us-east-1a", "us-east-1b"]
+  ingest_url          = "https://ingest.example.org"
+}
+
+run "functions_get_wiring_and_secret_arns_never_secrets" {
+  command = apply
+
+  assert {
+    condition = toset(keys(local.environment)) == toset([
+      "UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_JOB_RUNNER", "UPLOAD_BATCH_NAME_PREFIX", "UPLOAD_DATABASE_URL",
+      "UPLOAD_DATABASE_SECRET_ARN", "UPLOAD_API_KEYS_SECRET_ARN", "UPLOAD_INGEST_SECRET_ARN", "UPLOAD_SECRET_KEY_SECRET_ARN",
+      "UPLOAD_CHECKSUM_INLINE_MAX_BYTES", "UPLOAD_INGEST_URL",
+    ])
+    error_message = "the shared environment changed: update this test and the settings together"
+  }
+
+  assert {
+    condition     = local.environment.UPLOAD_STORAGE_URL == "s3://upload-test-bucket" && local.environment.UPLOAD_JOB_RUNNER == "aws-batch"
+    error_message = "storage and job runner must point at the bucket and Batch"
+  }
+
+  assert {
+    condition     = local.environment.UPLOAD_QUEUE_URL == module.storage.sqs_queue_url_prefix
+    error_message = "UPLOAD_QUEUE_URL is the queues' URL prefix"
+  }
+
+  assert {
+    condition     = local.environment.UPLOAD_DATABASE_URL == "postgresql+psycopg://upload@mock.abcdefghij.us-east-1.rds.amazonaws.com:5432/upload?sslmode=require"
+    error_message = "the database URL carries the user and host, never the password"
+  }
+
+  assert {
+    condition     = local.environment.UPLOAD_DATABASE_SECRET_ARN == module.database.db_instance_master_user_secret_arn
+    error_message = "the password comes from the secret RDS manages"
+  }
+
+  assert {
+    condition = alltrue([for env in concat([local.environment], values(local.batch_environment)) :
+    length(setintersection(toset(keys(env)), toset(["UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY"]))) == 0])
+    error_message = "secret values must never be in a function's environment"
+  }
+
+  assert {
+    condition     = local.batch_environment.checksum.UPLOAD_BATCH_JOB_QUEUE == module.batch.batch_job_queue_arns["checksum"] && local.batch_environment.validation.UPLOAD_BATCH_JOB_ROLE_ARN == module.batch.iam_job_role_arns["validation"]
+    error_message = "each kind of job gets its own queue and role"
+  }
+
+  assert {
+    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep"])
+    error_message = "the stage has the API and the six workers"
+  }
+}
+
+run "submitter_may_put_and_list_only" {
+  command = plan
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.submitter.statement : s.actions if !startswith(tolist(s.actions)[0], "kms:")])) == toset(["s3:PutObject", "s3:ListBucket"])
+    error_message = "the submitter role may put objects and list, nothing else"
+  }
+
+  assert {
+    condition     = !anytrue([for a in flatten([for s in data.aws_iam_policy_document.submitter.statement : s.actions]) : strcontains(a, "Tagging") || strcontains(a, "*")])
+    error_message = "submitters must never tag objects (they would forge the checksum tags)"
+  }
+
+  assert {
+    condition     = one(one([for s in data.aws_iam_policy_document.submitter.statement : s.condition if s.sid == "EncryptUploadsThroughS3"])).values == tolist(["s3.us-east-1.amazonaws.com"])
+    error_message = "the submitter may use the key only through S3"
+  }
+}
+
+run "without_ingest_url_notifications_are_kept" {
+  command = plan
+
+  variables {
+    ingest_url = null
+  }
+
+  assert {
+    condition     = !contains(keys(local.environment), "UPLOAD_INGEST_URL")
+    error_message = "no ingest URL: the variable is left unset"
+  }
+}
+
+run "rejects_an_insecure_ingest_url" {
+  command = plan
+
+  variables {
+    ingest_url = "http://ingest.example.org"
+  }
+
+  expect_failures = [var.ingest_url]
+}

@@ -1,0 +1,215 @@
+variable "name" {
+  description = "Name of the stage's service, prefix of every resource name, e.g. `upload-dev`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name))
+    error_message = "name must be 3-24 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "bucket_name" {
+  description = "Name of the upload bucket (globally unique), e.g. `org-humancellatlas-upload-dev`."
+  type        = string
+}
+
+variable "api_zip_path" {
+  description = "Path of dist/lambda/api.zip, built by `make dist`."
+  type        = string
+}
+
+variable "api_zip_sha256" {
+  description = "Base64 SHA-256 of the api zip; null: computed from the file."
+  type        = string
+  default     = null
+}
+
+variable "checksum_zip_path" {
+  description = "Path of dist/lambda/checksum.zip, built by `make dist`."
+  type        = string
+}
+
+variable "checksum_zip_sha256" {
+  description = "Base64 SHA-256 of the checksum zip; null: computed from the file."
+  type        = string
+  default     = null
+}
+
+variable "vpc_cidr_block" {
+  description = "IPv4 CIDR of the stage's VPC."
+  type        = string
+}
+
+variable "availability_zones" {
+  description = "Availability zones of the subnets (at least two)."
+  type        = list(string)
+}
+
+variable "enable_nat_gateway" {
+  description = "Give the private subnets outbound internet access (needed to notify Ingest and pull public images)."
+  type        = bool
+  default     = true
+}
+
+variable "database" {
+  description = "Sizing and safety of the PostgreSQL instance; omitted fields keep the database module's defaults."
+  type = object({
+    engine_version                  = optional(string, "16")
+    instance_class                  = optional(string, "db.t4g.medium")
+    allocated_storage_gib           = optional(number, 20)
+    max_allocated_storage_gib       = optional(number, 100)
+    multi_az                        = optional(bool, false)
+    backup_retention_days           = optional(number, 7)
+    deletion_protection             = optional(bool, true)
+    skip_final_snapshot             = optional(bool, false)
+    extra_client_security_group_ids = optional(list(string), [])
+  })
+  default = {}
+}
+
+variable "batch_compute_environments" {
+  description = "Checksum and validation compute environments (see the batch module)."
+  type = map(object({
+    instance_types       = optional(list(string), ["m5"])
+    min_vcpus            = optional(number, 0)
+    max_vcpus            = number
+    spot                 = optional(bool, true)
+    root_volume_size_gib = optional(number, 100)
+  }))
+  default = {
+    checksum   = { max_vcpus = 64 }
+    validation = { max_vcpus = 512, root_volume_size_gib = 1024 }
+  }
+}
+
+variable "batch_create_service_role" {
+  description = "Create a Batch service role instead of the account's service-linked role (emulators only)."
+  type        = bool
+  default     = false
+}
+
+variable "worker_functions" {
+  description = "Sizing, concurrency and triggers of the worker functions (see the workers module); {}: defaults."
+  type = object({
+    checksum = optional(object({
+      memory_size                        = optional(number, 2048)
+      timeout                            = optional(number, 900)
+      reserved_concurrent_executions     = optional(number, -1)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 10)
+      schedule_expression                = optional(string, "rate(5 minutes)")
+    }))
+    deletion = optional(object({
+      memory_size                        = optional(number, 512)
+      timeout                            = optional(number, 900)
+      reserved_concurrent_executions     = optional(number, -1)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 10)
+      schedule_expression                = optional(string, "rate(5 minutes)")
+    }))
+    scheduler = optional(object({
+      memory_size                        = optional(number, 512)
+      timeout                            = optional(number, 900)
+      reserved_concurrent_executions     = optional(number, -1)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 10)
+      schedule_expression                = optional(string, "rate(5 minutes)")
+    }))
+  })
+  default = {}
+}
+
+variable "api_reserved_concurrent_executions" {
+  description = "Concurrency cap of the API function (each instance holds a database connection); -1: none."
+  type        = number
+  default     = -1
+}
+
+variable "api_domain_name" {
+  description = "Custom domain of the API; null: the execute-api URL."
+  type        = string
+  default     = null
+}
+
+variable "api_certificate_arn" {
+  description = "ACM certificate of api_domain_name."
+  type        = string
+  default     = null
+}
+
+variable "ingest_url" {
+  description = "Base URL of the ingestion service that receives notifications; null: notifications are kept, not sent."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ingest_url == null || can(regex("^https://", var.ingest_url))
+    error_message = "ingest_url must be an https:// URL."
+  }
+}
+
+variable "checksum_inline_max_bytes" {
+  description = "Above this size an object is checksummed by a Batch job instead of in the Lambda."
+  type        = number
+  default     = 10737418240
+
+  validation {
+    condition     = var.checksum_inline_max_bytes >= 0 && floor(var.checksum_inline_max_bytes) == var.checksum_inline_max_bytes
+    error_message = "checksum_inline_max_bytes must be a whole number of bytes, 0 or more."
+  }
+}
+
+variable "checksum_job_image" {
+  description = "Image (with tag or digest) of the checksum job, built from packages/checksum/Dockerfile; null: the settings' default."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy_bucket" {
+  description = "Let `terraform destroy` delete the bucket with its objects (throwaway stages only)."
+  type        = bool
+  default     = false
+}
+
+variable "restrict_dead_letter_sources" {
+  description = "Let each dead-letter queue accept messages from its own queue only; false only for emulators without redrive-allow policies."
+  type        = bool
+  default     = true
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret can be restored; 0 deletes at once (throwaway stages only)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or 7-30."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Days before a scheduled deletion of the stage's KMS key takes effect."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be 7-30."
+  }
+}
+
+variable "log_retention_days" {
+  description = "How long logs (functions, API access, flow logs) are kept."
+  type        = number
+  default     = 365
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

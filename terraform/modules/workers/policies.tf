@@ -1,0 +1,183 @@
+# Each function's own permissions, scoped to the resources it touches. Batch's Describe/List calls and
+# X-Ray have no resource-level permissions, so those statements alone use "*".
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  batch_arn_prefix     = "arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  job_definition_arns  = "${local.batch_arn_prefix}:job-definition/${var.job_definition_name_prefix}*"
+  job_arns             = "${local.batch_arn_prefix}:job/*"
+  sqs_consume_actions  = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+  secret_read_actions  = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+  kms_key_arns         = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+  bucket_objects_arn   = "${var.bucket_arn}/*"
+  batch_describe_calls = ["batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues"]
+}
+
+# Shared by every function: the secrets it may read (database password, keys) and the key that seals them.
+data "aws_iam_policy_document" "common" {
+  statement {
+    sid       = "ReadServiceSecrets"
+    actions   = local.secret_read_actions
+    resources = var.secret_arns
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "UseServiceKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = local.kms_key_arns
+    }
+  }
+}
+
+data "aws_iam_policy_document" "checksum" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "ConsumeChecksumQueue"
+    actions   = local.sqs_consume_actions
+    resources = [var.queue_arns["checksum"]]
+  }
+
+  statement {
+    sid       = "ReadAndTagObjects"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging"]
+    resources = [local.bucket_objects_arn]
+  }
+
+  statement {
+    sid       = "SubmitChecksumJobs"
+    actions   = ["batch:SubmitJob"]
+    resources = [var.checksum_job_queue_arn, local.job_definition_arns]
+  }
+
+  statement {
+    sid       = "RegisterChecksumJobDefinition"
+    actions   = ["batch:RegisterJobDefinition", "batch:TagResource"]
+    resources = [local.job_definition_arns]
+  }
+
+  statement {
+    sid       = "DescribeJobs"
+    actions   = local.batch_describe_calls
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PassChecksumJobRole"
+    actions   = ["iam:PassRole"]
+    resources = [var.checksum_job_role_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "deletion" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "ConsumeDeletionQueue"
+    actions   = concat(local.sqs_consume_actions, ["sqs:SendMessage"])
+    resources = [var.queue_arns["deletion"]]
+  }
+
+  statement {
+    sid       = "ListBucket"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [var.bucket_arn]
+  }
+
+  statement {
+    sid       = "DeleteObjects"
+    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"]
+    resources = [local.bucket_objects_arn]
+  }
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "ConsumeValidationQueue"
+    actions   = local.sqs_consume_actions
+    resources = [var.queue_arns["validation"]]
+  }
+
+  statement {
+    sid       = "SubmitValidationJobs"
+    actions   = ["batch:SubmitJob"]
+    resources = [var.validation_job_queue_arn, local.job_definition_arns]
+  }
+
+  statement {
+    sid       = "RegisterValidatorJobDefinitions"
+    actions   = ["batch:RegisterJobDefinition", "batch:TagResource"]
+    resources = [local.job_definition_arns]
+  }
+
+  statement {
+    sid       = "DescribeJobs"
+    actions   = local.batch_describe_calls
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PassValidationJobRole"
+    actions   = ["iam:PassRole"]
+    resources = [var.validation_job_role_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "checksum_reaper" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "RequeueChecksums"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arns["checksum"]]
+  }
+
+  statement {
+    sid       = "DescribeJobs"
+    actions   = local.batch_describe_calls
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "StopStuckJobs"
+    actions   = ["batch:TerminateJob", "batch:CancelJob"]
+    resources = [local.job_arns]
+  }
+}
+
+data "aws_iam_policy_document" "dispatcher" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+}
+
+data "aws_iam_policy_document" "validation_sweep" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "DescribeJobs"
+    actions   = local.batch_describe_calls
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "StopStuckJobs"
+    actions   = ["batch:TerminateJob", "batch:CancelJob"]
+    resources = [local.job_arns]
+  }
+}

@@ -1,0 +1,109 @@
+mock_provider "aws" {
+  source = "../../tests/mocks/aws"
+}
+
+variables {
+  name                = "upload-test"
+  api_zip_path        = "dist/lambda/api.zip"
+  api_zip_sha256      = "YXBp"
+  checksum_zip_path   = "dist/lambda/checksum.zip"
+  checksum_zip_sha256 = "Y2hlY2tzdW0="
+  environment_variables = {
+    UPLOAD_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/upload-test"
+  }
+  bucket_arn = "arn:aws:s3:::upload-test"
+  queue_arns = {
+    checksum   = "arn:aws:sqs:us-east-1:123456789012:upload-test-checksum"
+    deletion   = "arn:aws:sqs:us-east-1:123456789012:upload-test-deletion"
+    validation = "arn:aws:sqs:us-east-1:123456789012:upload-test-validation"
+  }
+  checksum_job_queue_arn     = "arn:aws:batch:us-east-1:123456789012:job-queue/upload-test-checksum"
+  validation_job_queue_arn   = "arn:aws:batch:us-east-1:123456789012:job-queue/upload-test-validation"
+  checksum_job_role_arn      = "arn:aws:iam::123456789012:role/checksum-job"
+  validation_job_role_arn    = "arn:aws:iam::123456789012:role/validation-job"
+  job_definition_name_prefix = "upload-test-"
+  secret_arns                = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:db"]
+}
+
+run "functions_handlers_and_artifacts" {
+  command = plan
+
+  assert {
+    condition = { for name, f in module.function : name => f.lambda_function_name } == {
+      checksum         = "upload-test-checksum"
+      deletion         = "upload-test-deletion"
+      scheduler        = "upload-test-scheduler"
+      checksum_reaper  = "upload-test-checksum-reaper"
+      dispatcher       = "upload-test-dispatcher"
+      validation_sweep = "upload-test-validation-sweep"
+    }
+    error_message = "one function per worker, named <name>-<worker>"
+  }
+
+  assert {
+    condition = { for name, f in local.functions : name => f.handler } == {
+      checksum         = "upload_checksum.aws.handler"
+      deletion         = "upload_api.aws.deletion_handler"
+      scheduler        = "upload_api.aws.scheduler_handler"
+      checksum_reaper  = "upload_checksum.aws.reaper_handler"
+      dispatcher       = "upload_api.aws.dispatcher_handler"
+      validation_sweep = "upload_api.aws.validation_sweep_handler"
+    }
+    error_message = "handlers must be the packages' entry points"
+  }
+
+  assert {
+    condition     = local.artifacts[local.functions.checksum.artifact].filename == var.checksum_zip_path && local.artifacts[local.functions.deletion.artifact].filename == var.api_zip_path
+    error_message = "checksum functions run from checksum.zip, the api package's workers from api.zip"
+  }
+}
+
+run "queues_feed_functions_with_partial_batch_failures" {
+  command = apply
+
+  assert {
+    condition     = { for name, m in aws_lambda_event_source_mapping.this : name => m.event_source_arn } == { checksum = var.queue_arns.checksum, deletion = var.queue_arns.deletion, scheduler = var.queue_arns.validation }
+    error_message = "checksum, deletion and scheduler consume their queues"
+  }
+
+  assert {
+    condition     = alltrue([for m in aws_lambda_event_source_mapping.this : m.function_response_types == toset(["ReportBatchItemFailures"])])
+    error_message = "every mapping must report partial batch failures"
+  }
+
+  assert {
+    condition     = { for name, r in aws_cloudwatch_event_rule.schedule : name => r.schedule_expression } == { checksum_reaper = "rate(15 minutes)", dispatcher = "rate(1 minute)", validation_sweep = "rate(10 minutes)" }
+    error_message = "reaper, dispatcher and sweep run on their schedules"
+  }
+}
+
+run "passes_only_its_own_job_role" {
+  command = plan
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.checksum.statement : s.resources if s.sid == "PassChecksumJobRole"]) == toset([var.checksum_job_role_arn])
+    error_message = "the checksum worker may pass the checksum job role only"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scheduler.statement : s.resources if s.sid == "PassValidationJobRole"]) == toset([var.validation_job_role_arn])
+    error_message = "the scheduler may pass the validation job role only"
+  }
+
+  assert {
+    condition = alltrue([for doc in [data.aws_iam_policy_document.checksum, data.aws_iam_policy_document.deletion, data.aws_iam_policy_document.scheduler] :
+      alltrue([for s in doc.statement : !contains(s.resources, "*") if s.sid != "DescribeJobs"])
+    ])
+    error_message = "only Batch's describe calls may use a wildcard resource"
+  }
+}
+
+run "rejects_an_unknown_function_in_extra_environment" {
+  command = plan
+
+  variables {
+    function_environment_variables = { nope = { A = "b" } }
+  }
+
+  expect_failures = [var.function_environment_variables]
+}

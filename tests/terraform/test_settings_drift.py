@@ -1,0 +1,77 @@
+"""Every `UPLOAD_*` name the Terraform code mentions is a field of the settings the code reads.
+
+The applied local env checks the Lambdas' real environments (test_local_env); this check needs no
+Terraform at all, so a renamed setting fails fast, in every run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from terraform.tfhelpers import REPO_ROOT
+from upload_common.settings import ENV_PREFIX, Settings
+
+NAME = re.compile(r"\bUPLOAD_[A-Z0-9_]+\b")
+COMMENT = re.compile(r"(#|//).*$", re.MULTILINE)
+
+
+def _names_in_terraform() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "terraform" / "modules").rglob("*.tf")):
+        code = COMMENT.sub("", path.read_text())
+        for name in NAME.findall(code):
+            found.setdefault(name, []).append(str(path.relative_to(REPO_ROOT)))
+    return found
+
+
+def test_terraform_sets_only_settings_fields() -> None:
+    fields = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    used = _names_in_terraform()
+    unknown = {name: files for name, files in used.items() if name not in fields}
+    assert not unknown, f"Terraform sets variables that no setting reads: {unknown}"
+
+
+def test_the_wiring_is_all_there() -> None:
+    used = set(_names_in_terraform())
+    expected = {
+        "UPLOAD_STORAGE_URL",
+        "UPLOAD_QUEUE_URL",
+        "UPLOAD_JOB_RUNNER",
+        "UPLOAD_BATCH_JOB_QUEUE",
+        "UPLOAD_BATCH_JOB_ROLE_ARN",
+        "UPLOAD_BATCH_NAME_PREFIX",
+        "UPLOAD_DATABASE_URL",
+        "UPLOAD_DATABASE_SECRET_ARN",
+        "UPLOAD_API_KEYS_SECRET_ARN",
+        "UPLOAD_INGEST_SECRET_ARN",
+        "UPLOAD_SECRET_KEY_SECRET_ARN",
+        "UPLOAD_SUBMITTER_ROLE_ARN",
+        "UPLOAD_PUBLIC_URL",
+        "UPLOAD_INGEST_URL",
+        "UPLOAD_CHECKSUM_INLINE_MAX_BYTES",
+        "UPLOAD_CHECKSUM_JOB_IMAGE",
+    }
+    assert expected <= used, f"missing from the Lambda environments: {sorted(expected - used)}"
+    # Secret values are never wired: only the ARNs of the secrets that hold them.
+    assert not {"UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY"} & used
+
+
+# Handlers are written as string literals (resource arguments or variable defaults).
+HANDLER = re.compile(r'"(upload_[a-z_]+\.aws\.[a-z_]+)"')
+
+
+def test_wired_handlers_are_functions_of_the_packages() -> None:
+    handlers = sorted(
+        {
+            handler
+            for path in (REPO_ROOT / "terraform" / "modules").rglob("*.tf")
+            for handler in HANDLER.findall(COMMENT.sub("", path.read_text()))
+        }
+    )
+    assert len(handlers) == 7, handlers
+    for handler in handlers:
+        module, _, function = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function, None)), (
+            f"{handler} is not a function"
+        )
