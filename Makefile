@@ -40,7 +40,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 typecheck: $(STAMP) ## mypy (strict) on every package's src/
-	$(BIN)/mypy $(foreach p,$(PACKAGES),packages/$(p)/src)
+	$(BIN)/mypy $(foreach p,$(PACKAGES),packages/$(p)/src) deploy tools
 
 tox: $(STAMP) ## Each package's tests in its own environment that installs only that package
 	$(BIN)/tox run-parallel -p 2
