@@ -54,10 +54,16 @@ class LocalJobRunner(JobRunner):
         readable: Sequence[Path] = (),
     ) -> None:
         self.state_dir = state_dir
-        # The Python environment the jobs' commands come from stays visible even where the sandbox's
-        # private /tmp would cover it (a checkout under /tmp, as CI may use).
-        environment = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-        self.readable = list(dict.fromkeys([*(str(path) for path in readable), *sorted(environment)]))
+        # The Python environment the jobs' commands come from (its prefixes and every import path,
+        # editable installs' source trees included) stays visible even where the sandbox's private
+        # /tmp would cover it (a checkout under /tmp, as CI may use).
+        environment = [
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            *(p for p in sys.path if p and Path(p).is_dir()),
+        ]
+        self.readable = list(dict.fromkeys([*(str(path) for path in readable), *environment]))
         self.image_commands = {image: list(prefix) for image, prefix in image_commands.items()}
         self.network = network
         # Jobs never see the runner's state (other jobs' specs, environments, logs): only their work dir.
