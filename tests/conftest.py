@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from support.moto_server import moto_thread
 from support.postgres import ThrowawayPostgres
 from upload_common.db import make_engine, upgrade
 
@@ -118,6 +119,13 @@ def db_session(any_engine: Engine) -> Iterator[Session]:
 def pg_session(postgres_engine: Engine) -> Iterator[Session]:
     """A session in a rolled-back transaction on PostgreSQL only."""
     yield from _rolled_back_session(postgres_engine)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """A moto server (in a thread) on 127.0.0.1 for the whole session; tests use unique names in it."""
+    with moto_thread() as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,16 +6,14 @@ server that records what it is sent, and S3 is `moto_server` listening on 127.0.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from batch_validator.harness_support import AREA, BIN, CallbackServer, free_port
+from batch_validator.harness_support import AREA, CallbackServer
 from support.callback_server import serve_callbacks
+from support.moto_server import moto_process
 
 
 @pytest.fixture
@@ -43,24 +41,5 @@ def store_root(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 for the whole session."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_process() as server:
+        yield server.url

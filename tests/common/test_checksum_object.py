@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from support.checksums import PART, reference_checksums
 from upload_common import aws
@@ -28,20 +27,11 @@ MIB = 1024 * 1024
 KEY = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/reads/sample 1.fastq.gz"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture(params=["local", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalObjectStore(tmp_path / "store")
-    client = aws.client("s3", endpoint_url=request.getfixturevalue("s3_endpoint"))
+    client = aws.client("s3", endpoint_url=request.getfixturevalue("moto_url"))
     bucket = f"checksum-{uuid.uuid4()}"
     client.create_bucket(Bucket=bucket)
     return S3ObjectStore(bucket, client)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import Engine
 
 from upload_common import aws
@@ -14,15 +11,6 @@ from upload_common.queues import QUEUE_NAMES, open_queue
 from upload_common.queues.database import DatabaseQueue
 from upload_common.queues.sqs import SqsQueue
 from upload_common.settings import Settings, load_settings
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_db_url_opens_the_database_queue_named_after_the_logical_queue(sqlite_engine: Engine) -> None:
@@ -39,9 +27,9 @@ def test_db_url_without_an_engine_is_refused() -> None:
         open_queue(load_settings(Settings), None, "checksum")
 
 
-def test_sqs_url_is_a_prefix_of_each_logical_queue(moto_server: str) -> None:
-    prefix = f"{moto_server}/123456789012/upload-dev"
-    admin = aws.client("sqs", endpoint_url=moto_server)
+def test_sqs_url_is_a_prefix_of_each_logical_queue(moto_url: str) -> None:
+    prefix = f"{moto_url}/123456789012/upload-dev"
+    admin = aws.client("sqs", endpoint_url=moto_url)
     for name in QUEUE_NAMES:
         admin.create_queue(QueueName=f"upload-dev-{name}")
     settings = load_settings(Settings, queue_url=prefix)

@@ -12,12 +12,11 @@ import io
 import itertools
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from upload_common import aws
 from upload_common.errors import (
@@ -55,20 +54,11 @@ def md5_digest(data: bytes) -> bytes:
     return hashlib.md5(data, usedforsecurity=False).digest()
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture(params=["local", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalObjectStore(tmp_path / "store")
-    endpoint: str = request.getfixturevalue("s3_endpoint")
+    endpoint: str = request.getfixturevalue("moto_url")
     client = aws.client("s3", endpoint_url=endpoint)
     bucket = f"contract-{uuid.uuid4()}"
     client.create_bucket(Bucket=bucket)

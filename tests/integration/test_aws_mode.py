@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from integration.stack import BIN, Stack, free_port, wait_until
+from integration.stack import Stack, wait_until
 from support.checksums import reference_checksums
 from support.ingest_server import FakeIngest
+from support.moto_server import moto_process
 
 pytestmark = pytest.mark.slow
 
@@ -31,27 +30,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(endpoint), timeout=30, what="moto server")
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _answers(endpoint: str) -> bool:
-    try:
-        httpx.get(f"{endpoint}/moto-api/", timeout=1)
-    except httpx.TransportError:
-        return False
-    return True
+    with moto_process() as server:
+        yield server.url
 
 
 def client(service: str, endpoint: str) -> Any:

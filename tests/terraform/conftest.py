@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from terraform.tfhelpers import REPO_ROOT, Terraform, build_dist, find_plugin_mirror, start_moto_server
+from support.moto_server import moto_process
+from terraform.tfhelpers import REPO_ROOT, Terraform, build_dist, find_plugin_mirror
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +39,8 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """URL of a moto server on 127.0.0.1 that lives for the whole session."""
-    server = start_moto_server()
-    try:
+    with moto_process() as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
