@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable
 
@@ -26,7 +23,7 @@ from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import redeliver_failed, run_dispatcher
 from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
 from upload_api.workers.validation_sweep import sweep
-from upload_common.consumers import run_consumer
+from upload_common.consumers import every, run_consumer, stop_on_signals
 from upload_common.errors import UploadError
 from upload_common.settings import Settings, load_settings
 
@@ -66,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 context,
                 lambda body: handle_scheduling_message(context, body),
                 "validation",
-                on_idle=_every(SWEEP_EVERY_SECONDS, lambda: sweep(context)),
+                on_idle=every(SWEEP_EVERY_SECONDS, lambda: sweep(context)),
             )
         if args.command == "redeliver-notifications":
             count = redeliver_failed(context, ids=args.ids)
@@ -101,9 +98,7 @@ def _work(
     *,
     on_idle: Callable[[], None] | None = None,
 ) -> int:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     logger.info("%s worker started", queue_name)
     run_consumer(context.queue(queue_name), handle, stop, on_idle=on_idle)
     logger.info("%s worker stopped", queue_name)
@@ -111,26 +106,11 @@ def _work(
 
 
 def _dispatch(context: ApiContext) -> int:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     logger.info("notification dispatcher started")
     report = run_dispatcher(context, stop)
     logger.info("notification dispatcher stopped: %s", report.as_dict())
     return 0
-
-
-def _every(seconds: float, action: Callable[[], object]) -> Callable[[], None]:
-    """`action`, run at most once every `seconds` (for work done while a queue is idle)."""
-    last = 0.0
-
-    def maybe() -> None:
-        nonlocal last
-        if time.monotonic() - last >= seconds:
-            last = time.monotonic()
-            action()
-
-    return maybe
 
 
 if __name__ == "__main__":

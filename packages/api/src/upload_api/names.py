@@ -1,4 +1,4 @@
-"""Validation of the names a caller sends: area uuids and file names.
+"""Validation of the file names a caller sends (area ids: `upload_common.area_ids`).
 
 A file name arrives percent-encoded in the URL path and is decoded here, exactly once. The decoded
 name becomes the object key `<area uuid>/<name>`.
@@ -9,15 +9,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from upload_common.area_ids import check_area_id
 from upload_common.errors import InvalidNameError
 from upload_common.models import MAX_NAME_BYTES
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def check_area_uuid(value: str) -> str:
-    return check_area_id(value)
 
 
 def decode_filename(raw: str) -> str:

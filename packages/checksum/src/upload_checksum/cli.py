@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-import time
 
 from upload_checksum.reaper import reap
 from upload_checksum.run_job import main_run
 from upload_checksum.worker import handle_record
-from upload_common.consumers import run_consumer
+from upload_common.consumers import every, run_consumer, stop_on_signals
 from upload_common.errors import UploadError
 from upload_common.service_context import build_service_context
 from upload_common.settings import Settings, load_settings
@@ -48,20 +45,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _worker() -> int:
     context = build_service_context(load_settings(Settings))
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    last_reap = 0.0
-
-    def on_idle() -> None:
-        nonlocal last_reap
-        if time.monotonic() - last_reap >= REAP_EVERY_SECONDS:
-            last_reap = time.monotonic()
-            reap(context)
-
+    stop = stop_on_signals()
     logger.info("checksum worker started")
     # The embedded worker has no size limit: no Lambda time limit applies to it.
-    run_consumer(context.queue("checksum"), lambda body: handle_record(context, body), stop, on_idle=on_idle)
+    run_consumer(
+        context.queue("checksum"),
+        lambda body: handle_record(context, body),
+        stop,
+        on_idle=every(REAP_EVERY_SECONDS, lambda: reap(context)),
+    )
     logger.info("checksum worker stopped")
     return 0
 

@@ -8,7 +8,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from upload_common.checksum_tags import checksum_tags, tags_hold
+from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ProgressCallback, checksum_object
 from upload_common.errors import (
     CallbackError,
@@ -16,7 +16,6 @@ from upload_common.errors import (
     ContentChangedError,
     InvalidInputError,
     ObjectNotFoundError,
-    UploadError,
 )
 from upload_common.job_reports import Reporter
 from upload_common.settings import Settings, load_settings
@@ -55,11 +54,7 @@ def run_checksum_job(object_url: str, job: JobEnvironment, settings: Settings, r
         key = key_of(store, object_url)
         reporter.report("CHECKSUMMING", {})
         checksums = checksum_object(store, key, expected_etag=job.expected_etag, progress=_log_progress(key))
-        prefix = settings.checksum_tag_prefix
-        tags = {name: value for name, value in store.get_tags(key).items() if not name.startswith(prefix)}
-        store.put_tags(key, tags | checksum_tags(checksums, prefix))
-        if not tags_hold(store.get_tags(key), checksums.as_dict(), prefix):
-            raise UploadError("the checksum tags did not stick")
+        write_checksum_tags(store, key, checksums, settings.checksum_tag_prefix)
     except (ContentChangedError, ObjectNotFoundError) as exc:
         reporter.report("ABORTED", {"reason": str(exc)})
         return "ABORTED"

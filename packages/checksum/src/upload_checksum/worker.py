@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from upload_checksum.events import ObjectEvent, parse_events
 from upload_checksum.jobs import submit_checksum_job
 from upload_common import messages
-from upload_common.checksum_tags import checksum_tags, tags_hold
+from upload_common.checksum_tags import tags_hold, write_checksum_tags
 from upload_common.checksums import Checksums, checksum_object
 from upload_common.declared_checksums import mismatches
-from upload_common.errors import ChecksumError, ContentChangedError, ObjectNotFoundError
+from upload_common.errors import ContentChangedError, ObjectNotFoundError
 from upload_common.fileinfo import file_info_of_version, new_file_version
 from upload_common.models import Checksum, File, UploadArea, utcnow
 from upload_common.outbox import notify_file_uploaded
@@ -184,7 +184,7 @@ def _retag(context: ServiceContext, key: str, head: ObjectInfo, known: Mapping[s
     prefix = context.settings.checksum_tag_prefix
     if tags_hold(context.store.get_tags(key), known, prefix):
         return Outcome.ALREADY_DONE
-    _write_tags(context, key, dict(known))
+    write_checksum_tags(context.store, key, known, prefix)
     if context.store.head(key).etag != head.etag:
         context.queue("checksum").send(messages.file_uploaded(*key.split("/", 1)))
     return Outcome.RETAGGED
@@ -198,21 +198,12 @@ def _checksum_inline(context: ServiceContext, claim: _Claim, key: str, head: Obj
         _finish_run(context, claim.run_id, ChecksumStatus.ABORTED, reason=str(exc))
         logger.info("%s: aborted: %s", key, exc)
         return Outcome.ABORTED
-    _write_tags(context, key, checksums.as_dict())
+    write_checksum_tags(context.store, key, checksums, context.settings.checksum_tag_prefix)
     if context.store.head(key).etag != head.etag:
         # A newer version arrived while tagging: the tags may sit on it. Its own event re-tags it; make
         # sure that event exists even if this replacement raced ahead of it.
         context.queue("checksum").send(messages.file_uploaded(*key.split("/", 1)))
     return _record_result(context, claim, key, checksums)
-
-
-def _write_tags(context: ServiceContext, key: str, checksums: dict[str, str]) -> None:
-    prefix = context.settings.checksum_tag_prefix
-    tags = {name: value for name, value in context.store.get_tags(key).items() if not name.startswith(prefix)}
-    tags.update(checksum_tags(checksums, prefix))
-    context.store.put_tags(key, tags)
-    if not tags_hold(context.store.get_tags(key), checksums, prefix):
-        raise ChecksumError(f"{key}: the checksum tags did not stick")
 
 
 def _record_result(context: ServiceContext, claim: _Claim, key: str, checksums: Checksums) -> Outcome:

@@ -9,7 +9,9 @@ deleted at once instead of being retried until it is dead-lettered.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,6 +63,27 @@ def run_consumer(
         if not messages and on_idle is not None:
             on_idle()
     return acked
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: a local loop finishes its current message and returns."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def every(seconds: float, action: Callable[[], object]) -> Callable[[], None]:
+    """`action`, run at most once every `seconds` (work a loop does while its queue is idle)."""
+    last: float | None = None
+
+    def maybe() -> None:
+        nonlocal last
+        if last is None or time.monotonic() - last >= seconds:
+            last = time.monotonic()
+            action()
+
+    return maybe
 
 
 def sqs_batch_response(event: Mapping[str, Any], handle: RecordHandler) -> dict[str, list[dict[str, str]]]:

@@ -8,7 +8,8 @@ from typing import Any
 from flask import Response, current_app
 
 from upload_api.context import ApiContext
-from upload_api.names import check_area_uuid, decode_filename
+from upload_api.names import decode_filename
+from upload_common.area_ids import check_area_id
 
 CONTEXT_KEY = "UPLOAD_CONTEXT"
 # The file PUT's own Content-Type, moved here by `upload_api.app.OpaqueFileBodyMiddleware`.
@@ -21,7 +22,7 @@ def context() -> ApiContext:
 
 
 def area(upload_area_uuid: str) -> str:
-    return check_area_uuid(upload_area_uuid)
+    return check_area_id(upload_area_uuid)
 
 
 def filename(raw: str) -> str:

@@ -19,7 +19,7 @@ from upload_api.context import ApiContext
 from upload_api.names import check_filename, object_key
 from upload_api.services.areas import live_area, writable_area
 from upload_common import messages
-from upload_common.checksum_tags import checksum_tags
+from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
 from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
 from upload_common.fileinfo import file_info_of_object, file_info_of_version, new_file_version
@@ -79,7 +79,7 @@ def store_file(
         return file_info_of_object(
             info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=None
         )
-    context.store.put_tags(key, checksum_tags(checksums, context.settings.checksum_tag_prefix))
+    write_checksum_tags(context.store, key, checksums, context.settings.checksum_tag_prefix)
     return _record_checksummed_version(context, area_uuid, name, info, checksums)
 
 
