@@ -159,7 +159,7 @@ def _print_table(report: dict[str, Any]) -> None:
 def _child(kind: str, size: int, endpoint: str | None, root: str | None) -> dict[str, Any]:
     import io  # noqa: PLC0415 (the parent never needs these)
 
-    from upload_common import aws  # noqa: PLC0415
+    from upload_common import boto_clients  # noqa: PLC0415
     from upload_common.checksums import S3EtagHasher, s3_part_size  # noqa: PLC0415
     from upload_common.storage import LocalObjectStore, ObjectStore, S3ObjectStore  # noqa: PLC0415
 
@@ -186,7 +186,7 @@ def _child(kind: str, size: int, endpoint: str | None, root: str | None) -> dict
     if kind == "local":
         store = LocalObjectStore(Path(str(root)))
     else:
-        client = aws.client("s3", endpoint_url=endpoint)
+        client = boto_clients.client("s3", endpoint_url=endpoint)
         client.create_bucket(Bucket="bench")
         store = S3ObjectStore("bench", client)
     key = f"{AREA}/big object.bin"

@@ -13,7 +13,7 @@ from support.api_helpers import problem_of
 from support.factories import make_checksum, make_file
 from upload_api.context import ApiContext
 from upload_common.callback_tokens import job_token
-from upload_common.models import Checksum, File, Notification, UploadArea
+from upload_common.models import ChecksumRun, FileVersion, Notification, UploadArea
 from upload_common.statuses import ChecksumStatus
 
 CHECKSUMS = {
@@ -65,10 +65,10 @@ def test_job_progress_then_result(client: TestClient, run: tuple[str, str], api_
     assert report(client, area_uuid, record, token, done).status_code == 204
     assert report(client, area_uuid, record, token, done).status_code == 204  # redelivered: no-op
     with api_context.sessions() as session:
-        checksum = session.get(Checksum, uuid.UUID(record))
+        checksum = session.get(ChecksumRun, uuid.UUID(record))
         assert checksum is not None
         assert (checksum.status, checksum.job_id) == (ChecksumStatus.CHECKSUMMED, "j1")
-        version = session.get(File, checksum.file_id)
+        version = session.get(FileVersion, checksum.file_id)
         assert version is not None
         assert version.checksums == CHECKSUMS
         assert version.status == "CHECKSUMMED"
@@ -88,7 +88,9 @@ def test_mismatch_with_the_declared_crc32c_marks_the_version_corrupt(
     body = {"status": "CHECKSUMMED", "payload": {"checksums": CHECKSUMS | {"crc32c": "deadbeef"}}}
     assert report(client, area_uuid, record, token, body).status_code == 204
     with api_context.sessions() as session:
-        version = session.scalars(select(File).join(Checksum).where(Checksum.id == uuid.UUID(record))).one()
+        version = session.scalars(
+            select(FileVersion).join(ChecksumRun).where(ChecksumRun.id == uuid.UUID(record))
+        ).one()
         assert version.status == "CORRUPT"
         note = session.scalars(select(Notification).where(Notification.file_id == version.id)).one()
         assert note.payload["corrupt"] is True
@@ -102,7 +104,7 @@ def test_failed_job_records_the_reason(
     body = {"status": "FAILED", "job_id": "j9", "payload": {"reason": "container killed: OOM"}}
     assert report(client, area_uuid, record, token, body).status_code == 204
     with api_context.sessions() as session:
-        checksum = session.get(Checksum, uuid.UUID(record))
+        checksum = session.get(ChecksumRun, uuid.UUID(record))
         assert checksum is not None
         assert (checksum.status, checksum.reason) == (ChecksumStatus.FAILED, "container killed: OOM")
 

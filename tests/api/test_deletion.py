@@ -15,7 +15,7 @@ from upload_api.context import ApiContext
 from upload_api.workers import deletion
 from upload_api.workers.deletion import delete_area, handle_deletion_message
 from upload_common import messages
-from upload_common.models import File, UploadArea
+from upload_common.models import FileVersion, UploadArea
 
 
 def _area_with_files(client: TestClient, auth: dict[str, str], api_context: ApiContext, count: int) -> str:
@@ -51,7 +51,7 @@ def test_worker_deletes_objects_and_keeps_rows(
     assert _status(api_context, area_uuid) == "DELETED"
     with api_context.sessions() as session:
         area_id = session.scalars(select(UploadArea.id).where(UploadArea.uuid == area_uuid)).one()
-        statuses = session.scalars(select(File.status).where(File.area_id == area_id)).all()
+        statuses = session.scalars(select(FileVersion.status).where(FileVersion.area_id == area_id)).all()
     assert statuses == ["DELETED"] * 3  # rows kept
     assert client.head(f"/v1/area/{area_uuid}").status_code == 404
     assert client.get(f"/v1/area/{area_uuid}/files").status_code == 404

@@ -22,8 +22,8 @@ from support.ingest_server import FakeIngest
 from upload_api.context import ApiContext
 from upload_api.workers.dispatcher import claim_due, dispatch_due, redeliver_failed, run_dispatcher
 from upload_common.db import make_session_factory
+from upload_common.domain.outbox import notify_file_uploaded, notify_file_validated
 from upload_common.models import Notification, utcnow
-from upload_common.outbox import notify_file_uploaded, notify_file_validated
 from upload_common.settings import Settings
 from upload_common.statuses import NotificationStatus
 from upload_common.storage import LocalObjectStore

@@ -25,8 +25,8 @@ from upload_api.notify.sender import IngestSender
 from upload_api.notify.service_account import ServiceAccountToken, load_key
 from upload_api.notify.signing import encode_body, sign, verify
 from upload_api.workers.dispatcher import dispatch_due
+from upload_common.domain.outbox import notify_file_uploaded
 from upload_common.errors import ConfigurationError
-from upload_common.outbox import notify_file_uploaded
 from upload_common.settings import Settings
 
 SECRET = "test-ingest-secret"

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from support.factories import make_file, make_notification
 from support.ingest_server import FakeIngest
-from upload_api import aws as lambda_entry
+from upload_api import lambda_handlers as lambda_entry
 from upload_api.cli import main
 from upload_api.context import ApiContext
+from upload_common.domain.outbox import notify_file_uploaded
 from upload_common.models import Notification
-from upload_common.outbox import notify_file_uploaded
 from upload_common.statuses import NotificationStatus
 
 SECRET = "test-ingest-secret"

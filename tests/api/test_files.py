@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from support.api_helpers import drain, problem_of
 from upload_api.context import ApiContext
-from upload_common.models import Checksum, File, Notification
+from upload_common.models import ChecksumRun, FileVersion, Notification
 
 JSON_TYPE = 'application/json; dcp-type="metadata/sample"'
 
@@ -91,9 +91,9 @@ def test_store_records_one_checksummed_version_and_one_notification(
 ) -> None:
     put(client, auth, area, "a.json", b"{}")
     with api_context.sessions() as session:
-        version = session.scalars(select(File).where(File.name == "a.json")).one()
+        version = session.scalars(select(FileVersion).where(FileVersion.name == "a.json")).one()
         assert (version.status, version.origin) == ("CHECKSUMMED", "api")
-        runs = session.scalars(select(Checksum).where(Checksum.file_id == version.id)).all()
+        runs = session.scalars(select(ChecksumRun).where(ChecksumRun.file_id == version.id)).all()
         assert [(run.status, run.job_id) for run in runs] == [("CHECKSUMMED", None)]
         notes = session.scalars(select(Notification).where(Notification.file_id == version.id)).all()
         assert [note.event_type for note in notes] == ["file_uploaded"]
@@ -113,7 +113,12 @@ def test_identical_content_is_not_rewritten(
     after = Path(path).stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     with api_context.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(File).where(File.name == "same.json")) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(FileVersion).where(FileVersion.name == "same.json")
+            )
+            == 1
+        )
         assert session.scalar(select(func.count()).select_from(Notification)) == 1
 
 
@@ -125,7 +130,10 @@ def test_new_content_is_a_new_version(
     assert second["checksums"] == expected_checksums(b"[1, 2]")
     assert client.get(f"/v1/area/{area}/v.json").json()["checksums"] == second["checksums"]
     with api_context.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(File).where(File.name == "v.json")) == 2
+        assert (
+            session.scalar(select(func.count()).select_from(FileVersion).where(FileVersion.name == "v.json"))
+            == 2
+        )
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import upload_api
 from support.api_helpers import problem_of
 from upload_api.app import create_app
 from upload_api.context import ApiContext
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.db import make_engine
 from upload_common.storage import S3ObjectStore
 
@@ -38,7 +38,7 @@ def test_health_is_503_when_the_database_is_down(api_context: ApiContext) -> Non
 
 def test_health_is_503_when_the_store_is_down(api_context: ApiContext) -> None:
     # A bucket that does not exist (in moto): every request to the store fails.
-    down = dataclasses.replace(api_context, store=S3ObjectStore("no-such-bucket", aws.client("s3")))
+    down = dataclasses.replace(api_context, store=S3ObjectStore("no-such-bucket", boto_clients.client("s3")))
     with create_app(down).test_client() as client:
         response = client.get("/health")
     assert response.status_code == 503

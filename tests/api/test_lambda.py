@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from upload_api import aws as lambda_entry
+from upload_api import lambda_handlers as lambda_entry
 from upload_api.context import ApiContext
-from upload_common import aws, messages
+from upload_common import boto_clients, messages
 from upload_common.storage import S3ObjectStore
 
 
@@ -97,7 +97,7 @@ def test_deletion_batch_reports_only_the_failed_records(
     assert lambda_entry.deletion_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
     assert client.head(f"/v1/area/{done}").status_code == 404
     # The store fails (a bucket that does not exist): the record is reported for redelivery.
-    lambda_context_of.store = S3ObjectStore("no-such-bucket", aws.client("s3"))
+    lambda_context_of.store = S3ObjectStore("no-such-bucket", boto_clients.client("s3"))
     event = {"Records": [{"messageId": "broken", "body": messages.area_deletion(failing)}]}
     assert lambda_entry.deletion_handler(event, FakeLambdaContext()) == {
         "batchItemFailures": [{"itemIdentifier": "broken"}]

@@ -90,9 +90,9 @@ def test_multi_file_validation_keeps_the_order(
                 ValidationFile.validation_id == uuid.UUID(validation_id)
             )
         ).all()
-        from upload_common.models import File  # noqa: PLC0415
+        from upload_common.models import FileVersion  # noqa: PLC0415
 
-        names = [session.get(File, file_id).name for _, file_id in sorted(rows)]  # type: ignore[union-attr]
+        names = [session.get(FileVersion, file_id).name for _, file_id in sorted(rows)]  # type: ignore[union-attr]
     assert names == ["R2.fastq", "dir/R 3.fastq", "R1.fastq"]
 
 

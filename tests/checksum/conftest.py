@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from support.factories import make_area
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.queues import QUEUE_NAMES
 from upload_common.service_context import ServiceContext
 from upload_common.settings import Settings
@@ -34,7 +34,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStor
             yield LocalObjectStore(tmp_path / "storage")
         else:
             boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-            yield S3ObjectStore(BUCKET, aws.client("s3"))
+            yield S3ObjectStore(BUCKET, boto_clients.client("s3"))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from checksum.conftest import Upload
 from checksum.test_worker import s3_event
 from support.callback_server import serve_callbacks
 from support.checksums import reference_checksums
-from upload_checksum import aws as lambda_entry
+from upload_checksum import lambda_handlers as lambda_entry
 from upload_checksum.reaper import reap
 from upload_checksum.run_job import JobEnvironment, key_of, run_checksum_job
 from upload_checksum.worker import Outcome, handle_record
@@ -26,7 +26,7 @@ from upload_common.errors import InvalidInputError
 from upload_common.job_reports import Reporter
 from upload_common.jobs import JobState
 from upload_common.jobs.local import LocalJobRunner
-from upload_common.models import Checksum, utcnow
+from upload_common.models import ChecksumRun, utcnow
 from upload_common.service_context import ServiceContext
 from upload_common.statuses import ChecksumStatus
 
@@ -57,7 +57,7 @@ def test_files_above_the_inline_limit_go_to_a_job(
         Outcome.JOB_SUBMITTED
     ]
     with context.sessions() as session:
-        run = session.scalars(select(Checksum)).one()
+        run = session.scalars(select(ChecksumRun)).one()
         assert run.status is ChecksumStatus.SCHEDULED
         assert run.job_id is not None
     # A redelivered event leaves the scheduled job alone.
@@ -135,11 +135,11 @@ def test_reaper_requeues_a_stalled_inline_run(context: ServiceContext, area: str
     handle_record(context, s3_event(area, "f"))
     with context.sessions.begin() as session:  # pretend the run stalled mid-way long ago
         session.execute(
-            update(Checksum).values(status="CHECKSUMMING", updated_at=utcnow() - timedelta(minutes=10))
+            update(ChecksumRun).values(status="CHECKSUMMING", updated_at=utcnow() - timedelta(minutes=10))
         )
-        from upload_common.models import File  # noqa: PLC0415
+        from upload_common.models import FileVersion  # noqa: PLC0415
 
-        session.execute(update(File).values(status="UPLOADED", checksums=None))
+        session.execute(update(FileVersion).values(status="UPLOADED", checksums=None))
     report = reap(context)
     assert (report.requeued, report.failed) == (1, 0)
     queue = context.queue("checksum")
@@ -147,7 +147,7 @@ def test_reaper_requeues_a_stalled_inline_run(context: ServiceContext, area: str
     assert json.loads(message.body) == json.loads(messages.file_uploaded(area, "f"))
     assert handle_record(context, message.body) == [Outcome.CHECKSUMMED]
     with context.sessions() as session:
-        run = session.scalars(select(Checksum)).one()
+        run = session.scalars(select(ChecksumRun)).one()
         assert run.status is ChecksumStatus.CHECKSUMMED  # the same run, resumed
 
 
@@ -158,14 +158,14 @@ def test_reaper_fails_a_run_whose_job_failed(
     upload("huge.bam", b"x" * 2048)
     handle_record(context, s3_event(area, "huge.bam"), inline_max_bytes=1024)
     with context.sessions() as session:
-        job_id = session.scalars(select(Checksum.job_id)).one()
+        job_id = session.scalars(select(ChecksumRun.job_id)).one()
     assert job_id is not None
     assert wait_for(context.job_runner, job_id) is JobState.FAILED
     with context.sessions.begin() as session:
-        session.execute(update(Checksum).values(updated_at=utcnow() - timedelta(minutes=10)))
+        session.execute(update(ChecksumRun).values(updated_at=utcnow() - timedelta(minutes=10)))
     assert reap(context).failed == 1
     with context.sessions() as session:
-        run = session.scalars(select(Checksum)).one()
+        run = session.scalars(select(ChecksumRun)).one()
         assert run.status is ChecksumStatus.FAILED
         assert run.reason is not None
         assert f"job {job_id} failed" in run.reason

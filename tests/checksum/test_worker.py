@@ -16,7 +16,7 @@ from upload_checksum.events import ObjectEvent
 from upload_checksum.worker import Outcome, handle_record, process_object
 from upload_common import messages
 from upload_common.checksum_tags import checksum_tags
-from upload_common.models import Checksum, File, Notification, utcnow
+from upload_common.models import ChecksumRun, FileVersion, Notification, utcnow
 from upload_common.service_context import ServiceContext
 from upload_common.statuses import ChecksumStatus, FileStatus
 
@@ -30,8 +30,10 @@ def s3_event(area: str, name: str, etag: str | None = None) -> str:
 
 def counts(session: Session) -> tuple[int, int, int]:
     return (
-        session.scalar(select(func.count()).select_from(File)) or 0,
-        session.scalar(select(func.count()).select_from(Checksum).where(Checksum.status == "CHECKSUMMED"))
+        session.scalar(select(func.count()).select_from(FileVersion)) or 0,
+        session.scalar(
+            select(func.count()).select_from(ChecksumRun).where(ChecksumRun.status == "CHECKSUMMED")
+        )
         or 0,
         session.scalar(select(func.count()).select_from(Notification)) or 0,
     )
@@ -46,13 +48,13 @@ def test_a_new_object_is_checksummed_tagged_and_notified(
     assert handle_record(context, s3_event(area, name)) == [Outcome.CHECKSUMMED]
     expected = reference_checksums(data)
     with context.sessions() as session:
-        version = session.scalars(select(File).where(File.name == name)).one()
+        version = session.scalars(select(FileVersion).where(FileVersion.name == name)).one()
         assert (version.status, version.checksums, version.origin) == (
             FileStatus.CHECKSUMMED,
             expected,
             "store",
         )
-        run = session.scalars(select(Checksum).where(Checksum.file_id == version.id)).one()
+        run = session.scalars(select(ChecksumRun).where(ChecksumRun.file_id == version.id)).one()
         assert (run.status, run.job_id) == (ChecksumStatus.CHECKSUMMED, None)
         assert run.started_at is not None
         assert run.ended_at is not None
@@ -92,7 +94,7 @@ def test_an_event_for_a_replaced_version_is_aborted_without_notification(
     assert handle_record(context, s3_event(area, "r1.fastq", new.etag)) == [Outcome.CHECKSUMMED]
     assert handle_record(context, s3_event(area, "r1.fastq", old.etag)) == [Outcome.ABORTED]
     with context.sessions() as session:
-        runs = session.execute(select(File.etag, Checksum.status).join(Checksum)).all()
+        runs = session.execute(select(FileVersion.etag, ChecksumRun.status).join(ChecksumRun)).all()
         assert sorted((etag == new.etag, status) for etag, status in runs) == [
             (False, ChecksumStatus.ABORTED),
             (False, ChecksumStatus.ABORTED),
@@ -132,7 +134,7 @@ def test_declared_crc32c_mismatch_marks_the_version_corrupt(
     upload("bad.fastq", b"ACGT", metadata={"crc32c": "deadbeef"})
     assert handle_record(context, s3_event(area, "bad.fastq")) == [Outcome.CORRUPT]
     with context.sessions() as session:
-        version = session.scalars(select(File)).one()
+        version = session.scalars(select(FileVersion)).one()
         assert version.status == FileStatus.CORRUPT
         assert version.client_checksums == {"crc32c": "deadbeef"}
         assert session.scalars(select(Notification)).one().payload["corrupt"] is True
@@ -153,7 +155,7 @@ def test_a_live_run_is_left_alone_and_a_stalled_one_is_taken_over(
     upload("big.bin", b"z" * 1000)
     event = ObjectEvent(area, "big.bin")
     with context.sessions.begin() as session:
-        version = File(
+        version = FileVersion(
             area_id=_area_id(session, area),
             name="big.bin",
             size=1000,
@@ -161,10 +163,10 @@ def test_a_live_run_is_left_alone_and_a_stalled_one_is_taken_over(
         )
         session.add(version)
         session.flush()
-        session.add(Checksum(file_id=version.id, status=ChecksumStatus.CHECKSUMMING, started_at=utcnow()))
+        session.add(ChecksumRun(file_id=version.id, status=ChecksumStatus.CHECKSUMMING, started_at=utcnow()))
     assert process_object(context, event) == Outcome.IN_PROGRESS  # another worker's heartbeat is fresh
     with context.sessions.begin() as session:  # ... which then dies: its heartbeat goes stale
-        session.execute(update(Checksum).values(updated_at=utcnow() - timedelta(minutes=5)))
+        session.execute(update(ChecksumRun).values(updated_at=utcnow() - timedelta(minutes=5)))
     assert process_object(context, event) == Outcome.CHECKSUMMED
     with context.sessions() as session:
         assert counts(session) == (1, 1, 1)
@@ -176,7 +178,7 @@ def test_objects_that_are_gone_and_areas_being_deleted_are_ignored(
     assert handle_record(context, s3_event(area, "never-uploaded")) == [Outcome.IGNORED]
     upload("f", b"1")
     with context.sessions.begin() as session:
-        session.execute(update(File).values(status="DELETED"))
+        session.execute(update(FileVersion).values(status="DELETED"))
         from upload_common.models import UploadArea  # noqa: PLC0415
 
         session.execute(update(UploadArea).where(UploadArea.uuid == area).values(status="DELETING"))

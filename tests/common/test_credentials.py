@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from upload_common import aws
-from upload_common.aws import client_config
+from upload_common import boto_clients
+from upload_common.boto_clients import client_config
 from upload_common.credentials import (
     StsCredentialIssuer,
     UploadCredentials,
@@ -176,7 +176,7 @@ def test_the_policy_fits_sts_s_packed_size_limit() -> None:
 @pytest.fixture
 def role_arn() -> Iterator[str]:
     with mock_aws():
-        iam = aws.client("iam")
+        iam = boto_clients.client("iam")
         role = iam.create_role(
             RoleName="dcp-upload-submitter-test", AssumeRolePolicyDocument=json.dumps(TRUST)
         )
@@ -184,7 +184,7 @@ def role_arn() -> Iterator[str]:
 
 
 def test_issue_assumes_the_role_with_the_area_policy(role_arn: str) -> None:
-    sts = aws.client("sts")
+    sts = boto_clients.client("sts")
     calls: list[dict[str, Any]] = []
     sts.meta.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: calls.append(params))
     before = datetime.now(UTC)
@@ -200,7 +200,7 @@ def test_issue_assumes_the_role_with_the_area_policy(role_arn: str) -> None:
     assert credentials.expiration.utcoffset() == timedelta(0)
     assert before + timedelta(seconds=1790) <= credentials.expiration <= before + timedelta(seconds=1830)
     # The credentials work, and they are the role's, in a session named after the area.
-    identity = aws.client(
+    identity = boto_clients.client(
         "sts",
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
@@ -226,12 +226,12 @@ def test_the_response_body_has_the_seed_s_keys_and_an_offset_in_the_expiration()
 
 def test_the_issuer_refuses_a_bad_area_before_calling_sts(role_arn: str) -> None:
     with pytest.raises(InvalidInputError):
-        StsCredentialIssuer(role_arn, BUCKET, aws.client("sts")).issue("*")
+        StsCredentialIssuer(role_arn, BUCKET, boto_clients.client("sts")).issue("*")
 
 
 def test_an_sts_failure_is_a_credentials_error() -> None:
     # Nothing listens on port 9 of the loopback: the call fails at once, as an outage would.
-    sts = aws.client(
+    sts = boto_clients.client(
         "sts", endpoint_url="http://127.0.0.1:9", config=client_config(retries={"max_attempts": 1})
     )
     issuer = StsCredentialIssuer("arn:aws:iam::123456789012:role/x", BUCKET, sts)
@@ -244,7 +244,7 @@ def test_a_duration_outside_sts_limits_is_refused(seconds: int) -> None:
     with pytest.raises(ConfigurationError, match="UPLOAD_CREDENTIALS_DURATION_SECONDS"):
         load_settings(Settings, credentials_duration_seconds=seconds)
     with pytest.raises(ConfigurationError):
-        StsCredentialIssuer("arn:aws:iam::123456789012:role/x", BUCKET, aws.client("sts"), seconds)
+        StsCredentialIssuer("arn:aws:iam::123456789012:role/x", BUCKET, boto_clients.client("sts"), seconds)
 
 
 # -- the factory --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from support.moto_batch import BATCH_CONFIG, JOB_QUEUE, REGION, MotoBatch
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.errors import JobRunnerError
 from upload_common.jobs import JobSpec, JobState
 from upload_common.jobs.batch import BatchJobRunner, job_name
@@ -155,7 +155,9 @@ def test_job_names_are_what_batch_accepts(name: str, expected: str) -> None:
 
 def _client_without_botocore_retries() -> Any:
     # botocore's own retries would hide the throttling from the runner's tenacity policy.
-    return aws.client("batch", region_name=REGION, config=aws.client_config(retries={"max_attempts": 1}))
+    return boto_clients.client(
+        "batch", region_name=REGION, config=boto_clients.client_config(retries={"max_attempts": 1})
+    )
 
 
 def _throttle(client: Any, operation: str, times: int) -> list[str]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from support.factories import make_area, make_checksum, make_file, make_validation
-from upload_common.models import Checksum, File, UploadArea, ValidationFile
+from upload_common.models import ChecksumRun, FileVersion, UploadArea, ValidationFile
 from upload_common.statuses import AreaStatus
 
 
@@ -34,11 +34,11 @@ def test_json_and_uuid_round_trip(db_session: Session) -> None:
     file = make_file(db_session, checksums=checksums, name="dir/sub dir/ünïcödé.fastq.gz")
     run = make_checksum(db_session, file)
     db_session.expire_all()
-    loaded = db_session.get(File, file.id)
+    loaded = db_session.get(FileVersion, file.id)
     assert loaded is not None
     assert loaded.checksums == checksums
     assert loaded.name == "dir/sub dir/ünïcödé.fastq.gz"
-    assert isinstance(db_session.get(Checksum, run.id), Checksum)
+    assert isinstance(db_session.get(ChecksumRun, run.id), ChecksumRun)
     assert isinstance(run.id, uuid.UUID)
 
 
@@ -90,7 +90,7 @@ def test_deleting_an_area_row_cascades_in_the_database(db_session: Session) -> N
     file = make_file(db_session)
     make_checksum(db_session, file)
     db_session.execute(text("DELETE FROM upload_area WHERE id = :id"), {"id": file.area_id})
-    assert db_session.scalar(select(Checksum).where(Checksum.file_id == file.id)) is None
+    assert db_session.scalar(select(ChecksumRun).where(ChecksumRun.file_id == file.id)) is None
 
 
 def test_new_area_defaults(db_session: Session) -> None:

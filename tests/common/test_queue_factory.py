@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.errors import ConfigurationError
 from upload_common.queues import QUEUE_NAMES, open_queue
 from upload_common.queues.database import DatabaseQueue
@@ -29,7 +29,7 @@ def test_db_url_without_an_engine_is_refused() -> None:
 
 def test_sqs_url_is_a_prefix_of_each_logical_queue(moto_url: str) -> None:
     prefix = f"{moto_url}/123456789012/upload-dev"
-    admin = aws.client("sqs", endpoint_url=moto_url)
+    admin = boto_clients.client("sqs", endpoint_url=moto_url)
     for name in QUEUE_NAMES:
         admin.create_queue(QueueName=f"upload-dev-{name}")
     settings = load_settings(Settings, queue_url=prefix)

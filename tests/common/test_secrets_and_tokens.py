@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from upload_common.callback_tokens import job_token, verify_job_token
-from upload_common.local_secrets import resolve_secret
+from upload_common.generated_secrets import resolve_secret
 
 
 def test_configured_secret_wins(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from upload_common import aws
-from upload_common.aws import client_config
+from upload_common import boto_clients
+from upload_common.boto_clients import client_config
 from upload_common.errors import ObjectNotFoundError, StorageError
 from upload_common.storage import S3ObjectStore
 
@@ -24,7 +24,7 @@ MIB = 1024 * 1024
 @pytest.fixture
 def s3() -> Iterator[Any]:
     with mock_aws():
-        client = aws.client("s3")
+        client = boto_clients.client("s3")
         client.create_bucket(Bucket=BUCKET)
         yield client
 
@@ -115,7 +115,7 @@ def test_provider_errors_become_domain_errors(s3: Any) -> None:
 
 def test_an_unreachable_endpoint_is_a_storage_error() -> None:
     # Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
-    client = aws.client(
+    client = boto_clients.client(
         "s3", endpoint_url="http://127.0.0.1:9", config=client_config(retries={"max_attempts": 1})
     )
     store = S3ObjectStore(BUCKET, client)

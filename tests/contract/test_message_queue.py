@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from sqlalchemy import Engine
 
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.db import make_engine
 from upload_common.errors import InvalidInputError, QueueError
 from upload_common.queues.base import MessageQueue
@@ -241,7 +241,7 @@ def test_database_stale_ack_leaves_the_redelivered_message(database_engine: Engi
 
 
 def _sqs_case() -> QueueCase:
-    client = aws.client("sqs")
+    client = boto_clients.client("sqs")
 
     def make(max_receives: int = 4, visibility_timeout: int = 30) -> MessageQueue:
         name = f"test-{uuid.uuid4().hex}"

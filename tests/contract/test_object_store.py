@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.errors import (
     InvalidInputError,
     InvalidNameError,
@@ -59,7 +59,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalObjectStore(tmp_path / "store")
     endpoint: str = request.getfixturevalue("moto_url")
-    client = aws.client("s3", endpoint_url=endpoint)
+    client = boto_clients.client("s3", endpoint_url=endpoint)
     bucket = f"contract-{uuid.uuid4()}"
     client.create_bucket(Bucket=bucket)
     return S3ObjectStore(bucket, client)

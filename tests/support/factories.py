@@ -7,7 +7,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from upload_common.models import Checksum, File, Notification, UploadArea, Validation, ValidationFile
+from upload_common.models import (
+    ChecksumRun,
+    FileVersion,
+    Notification,
+    UploadArea,
+    Validation,
+    ValidationFile,
+)
 from upload_common.statuses import (
     AreaStatus,
     ChecksumStatus,
@@ -28,7 +35,7 @@ def make_area(session: Session, **fields: Any) -> UploadArea:
     return area
 
 
-def make_file(session: Session, area: UploadArea | None = None, **fields: Any) -> File:
+def make_file(session: Session, area: UploadArea | None = None, **fields: Any) -> FileVersion:
     area = area or make_area(session)
     values: dict[str, Any] = {
         "area_id": area.id,
@@ -37,21 +44,21 @@ def make_file(session: Session, area: UploadArea | None = None, **fields: Any) -
         "etag": uuid.uuid4().hex,
         "content_type": 'application/octet-stream; dcp-type="data"',
     }
-    file = File(**(values | fields))
+    file = FileVersion(**(values | fields))
     session.add(file)
     session.flush()
     return file
 
 
-def make_checksum(session: Session, file: File | None = None, **fields: Any) -> Checksum:
+def make_checksum(session: Session, file: FileVersion | None = None, **fields: Any) -> ChecksumRun:
     file = file or make_file(session)
-    run = Checksum(**({"file_id": file.id, "status": ChecksumStatus.SCHEDULED} | fields))
+    run = ChecksumRun(**({"file_id": file.id, "status": ChecksumStatus.SCHEDULED} | fields))
     session.add(run)
     session.flush()
     return run
 
 
-def make_validation(session: Session, files: list[File] | None = None, **fields: Any) -> Validation:
+def make_validation(session: Session, files: list[FileVersion] | None = None, **fields: Any) -> Validation:
     files = files if files is not None else [make_file(session)]
     area_id = files[0].area_id if files else make_area(session).id
     values: dict[str, Any] = {

@@ -14,7 +14,7 @@ from typing import Any
 from moto.batch.models import batch_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from upload_common import aws
+from upload_common import boto_clients
 
 BATCH_CONFIG: Any = {"batch": {"use_docker": False}}
 REGION = "us-east-1"
@@ -25,11 +25,11 @@ class MotoBatch:
     """A job queue and a job role in the current moto mock; call inside `mock_aws(config=BATCH_CONFIG)`."""
 
     def __init__(self) -> None:
-        iam = aws.client("iam", region_name=REGION)
+        iam = boto_clients.client("iam", region_name=REGION)
         self.role_arn = iam.create_role(RoleName="upload-test-batch", AssumeRolePolicyDocument="{}")["Role"][
             "Arn"
         ]
-        self.client = aws.client("batch", region_name=REGION)
+        self.client = boto_clients.client("batch", region_name=REGION)
         environment = self.client.create_compute_environment(
             computeEnvironmentName="upload-test-ce",
             type="UNMANAGED",

@@ -26,13 +26,13 @@ pytestmark = pytest.mark.slow
 # boto3's own variables may appear too (DESIGN §8); nothing else may.
 BOTO3_VARIABLES = ("AWS_ENDPOINT_URL",)
 EXPECTED_HANDLERS = {
-    "upload-local-api": "upload_api.aws.api_handler",
-    "upload-local-checksum": "upload_checksum.aws.handler",
-    "upload-local-checksum-reaper": "upload_checksum.aws.reaper_handler",
-    "upload-local-deletion": "upload_api.aws.deletion_handler",
-    "upload-local-scheduler": "upload_api.aws.scheduler_handler",
-    "upload-local-dispatcher": "upload_api.aws.dispatcher_handler",
-    "upload-local-validation-sweep": "upload_api.aws.validation_sweep_handler",
+    "upload-local-api": "upload_api.lambda_handlers.api_handler",
+    "upload-local-checksum": "upload_checksum.lambda_handlers.handler",
+    "upload-local-checksum-reaper": "upload_checksum.lambda_handlers.reaper_handler",
+    "upload-local-deletion": "upload_api.lambda_handlers.deletion_handler",
+    "upload-local-scheduler": "upload_api.lambda_handlers.scheduler_handler",
+    "upload-local-dispatcher": "upload_api.lambda_handlers.dispatcher_handler",
+    "upload-local-validation-sweep": "upload_api.lambda_handlers.validation_sweep_handler",
 }
 
 

@@ -22,7 +22,7 @@ variable "source_code_hash" {
 variable "handler" {
   description = "Entry point of the API function."
   type        = string
-  default     = "upload_api.aws.api_handler"
+  default     = "upload_api.lambda_handlers.api_handler"
 }
 
 variable "memory_size" {

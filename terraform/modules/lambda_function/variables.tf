@@ -36,7 +36,7 @@ variable "handler" {
 
   validation {
     condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", var.handler))
-    error_message = "handler must be a dotted Python path such as upload_api.aws.api_handler."
+    error_message = "handler must be a dotted Python path such as upload_api.lambda_handlers.api_handler."
   }
 }
 

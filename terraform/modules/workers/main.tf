@@ -1,48 +1,48 @@
 # The service's background functions. Three consume a queue through an event-source mapping that reports
 # partial batch failures (only the failed messages return to the queue); three run on a schedule.
 #
-#   checksum          checksum queue    upload_checksum.aws.handler          checksum.zip
-#   deletion          deletion queue    upload_api.aws.deletion_handler      api.zip
-#   scheduler         validation queue  upload_api.aws.scheduler_handler     api.zip
-#   checksum_reaper   schedule          upload_checksum.aws.reaper_handler   checksum.zip
-#   dispatcher        schedule          upload_api.aws.dispatcher_handler    api.zip
-#   validation_sweep  schedule          upload_api.aws.validation_sweep_handler api.zip
+#   checksum          checksum queue    upload_checksum.lambda_handlers.handler          checksum.zip
+#   deletion          deletion queue    upload_api.lambda_handlers.deletion_handler      api.zip
+#   scheduler         validation queue  upload_api.lambda_handlers.scheduler_handler     api.zip
+#   checksum_reaper   schedule          upload_checksum.lambda_handlers.reaper_handler   checksum.zip
+#   dispatcher        schedule          upload_api.lambda_handlers.dispatcher_handler    api.zip
+#   validation_sweep  schedule          upload_api.lambda_handlers.validation_sweep_handler api.zip
 
 locals {
   definitions = {
     checksum = {
       description = "Checksums uploaded objects (inline, or as a Batch job above the threshold)"
-      handler     = "upload_checksum.aws.handler"
+      handler     = "upload_checksum.lambda_handlers.handler"
       artifact    = "checksum"
       queue       = "checksum"
     }
     deletion = {
       description = "Deletes the objects of areas queued for deletion"
-      handler     = "upload_api.aws.deletion_handler"
+      handler     = "upload_api.lambda_handlers.deletion_handler"
       artifact    = "api"
       queue       = "deletion"
     }
     scheduler = {
       description = "Submits validation jobs to Batch"
-      handler     = "upload_api.aws.scheduler_handler"
+      handler     = "upload_api.lambda_handlers.scheduler_handler"
       artifact    = "api"
       queue       = "validation"
     }
     checksum_reaper = {
       description = "Re-queues or fails checksums whose job stopped reporting"
-      handler     = "upload_checksum.aws.reaper_handler"
+      handler     = "upload_checksum.lambda_handlers.reaper_handler"
       artifact    = "checksum"
       queue       = null
     }
     dispatcher = {
       description = "Delivers pending notifications from the outbox to Ingest"
-      handler     = "upload_api.aws.dispatcher_handler"
+      handler     = "upload_api.lambda_handlers.dispatcher_handler"
       artifact    = "api"
       queue       = null
     }
     validation_sweep = {
       description = "Marks validations whose Batch job failed or vanished as FAILED"
-      handler     = "upload_api.aws.validation_sweep_handler"
+      handler     = "upload_api.lambda_handlers.validation_sweep_handler"
       artifact    = "api"
       queue       = null
     }

@@ -69,7 +69,7 @@ class RawPathMiddleware:
 
     ASGI servers decode the path before routing, which would turn `a%2Fb` into two segments. The
     handlers decode each file name exactly once instead (`upload_api.names.decode_filename`). Behind
-    API Gateway, Mangum gives no `raw_path`; `upload_api.aws.api_handler` then puts the event's
+    API Gateway, Mangum gives no `raw_path`; `upload_api.lambda_handlers.api_handler` then puts the event's
     still-encoded `rawPath` into `path`, which is used as the raw path here.
     """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upload_common.credentials import CredentialIssuer, make_credential_issuer
-from upload_common.local_secrets import resolve_secret
+from upload_common.generated_secrets import resolve_secret
 from upload_common.service_context import ServiceContext, service_parts
 from upload_common.settings import Settings
 

@@ -19,11 +19,11 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from upload_batch_validator.callback import Reporter
 from upload_batch_validator.errors import TerminatedError
 from upload_batch_validator.harness import validate
 from upload_batch_validator.settings import HarnessSettings, load_harness_settings
 from upload_common.errors import ConfigurationError, UploadError
+from upload_common.job_reports import Reporter
 
 DEFAULT_VALIDATOR = "/validator"  # the executable every validator image provides
 _log = logging.getLogger("upload-validate")

@@ -13,15 +13,17 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from upload_batch_validator.callback import Reporter, ReportStatus
 from upload_batch_validator.errors import CallbackRejectedError, CallbackUndeliveredError
 from upload_batch_validator.locations import area_from_callback_url, parse_locations
 from upload_batch_validator.runner import RunResult, run_validator
 from upload_batch_validator.settings import HarnessSettings
 from upload_batch_validator.staging import staged_files
 from upload_common.errors import UploadError
+from upload_common.job_reports import Reporter
+
+ReportStatus = Literal["VALIDATING", "VALIDATED", "FAILED"]
 
 # The validator is code the service does not trust: it never sees the token that can write results,
 # nor the credentials the harness stages files with (on the local runner they come from the service).

@@ -70,10 +70,10 @@ def staged_files(
 
 def _s3_store(bucket: str, settings: Settings) -> S3ObjectStore:
     # Imported here: boto3 takes a while to import, and local (file://) validations never need it.
-    from upload_common import aws  # noqa: PLC0415
+    from upload_common import boto_clients  # noqa: PLC0415
     from upload_common.storage.s3 import S3ObjectStore  # noqa: PLC0415
 
-    return S3ObjectStore(bucket, aws.client("s3", settings))
+    return S3ObjectStore(bucket, boto_clients.client("s3", settings))
 
 
 def _link(location: FileLocation, target: Path) -> None:

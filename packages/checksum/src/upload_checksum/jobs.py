@@ -11,7 +11,7 @@ from sqlalchemy import update
 from upload_common.callback_tokens import job_token
 from upload_common.jobs import JobSpec
 from upload_common.jobs.environment import store_access_environment
-from upload_common.models import Checksum
+from upload_common.models import ChecksumRun
 from upload_common.service_context import ServiceContext
 from upload_common.storage import ObjectInfo
 
@@ -45,7 +45,7 @@ def submit_checksum_job(
     )
     job_id = context.job_runner.submit(spec)
     with context.sessions.begin() as session:
-        session.execute(update(Checksum).where(Checksum.id == run_id).values(job_id=job_id))
+        session.execute(update(ChecksumRun).where(ChecksumRun.id == run_id).values(job_id=job_id))
     logger.info("%s: %d bytes: checksum job %s submitted", key, head.size, job_id)
     return job_id
 

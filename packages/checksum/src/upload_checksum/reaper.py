@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from upload_checksum.worker import stale_after
 from upload_common import messages
+from upload_common.domain.state_machines import transition_checksum
 from upload_common.errors import UploadError
 from upload_common.jobs import JobState
-from upload_common.models import Checksum, File, UploadArea, utcnow
+from upload_common.models import ChecksumRun, FileVersion, UploadArea, utcnow
 from upload_common.service_context import ServiceContext
-from upload_common.states import transition_checksum
 from upload_common.statuses import ChecksumStatus, FileStatus
 
 logger = logging.getLogger(__name__)
@@ -41,12 +41,12 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
     requeue: list[tuple[str, str]] = []
     with context.sessions.begin() as session:
         rows = session.execute(
-            select(Checksum, File, UploadArea)
-            .join(File, Checksum.file_id == File.id)
-            .join(UploadArea, File.area_id == UploadArea.id)
-            .where(Checksum.status.in_([ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING]))
-            .where(Checksum.updated_at < now - stale_after(context.settings))
-            .with_for_update(of=Checksum, skip_locked=True)
+            select(ChecksumRun, FileVersion, UploadArea)
+            .join(FileVersion, ChecksumRun.file_id == FileVersion.id)
+            .join(UploadArea, FileVersion.area_id == UploadArea.id)
+            .where(ChecksumRun.status.in_([ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING]))
+            .where(ChecksumRun.updated_at < now - stale_after(context.settings))
+            .with_for_update(of=ChecksumRun, skip_locked=True)
         ).all()
         for run, version, area in rows:
             if run.job_id:
@@ -72,7 +72,7 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
     return report
 
 
-def _follow_job(context: ServiceContext, run: Checksum, now: datetime) -> int:
+def _follow_job(context: ServiceContext, run: ChecksumRun, now: datetime) -> int:
     if context.job_runner is None or run.job_id is None:
         return 0
     try:

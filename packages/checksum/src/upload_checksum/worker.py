@@ -27,13 +27,13 @@ from upload_common import messages
 from upload_common.checksum_tags import tags_hold, write_checksum_tags
 from upload_common.checksums import Checksums, checksum_object
 from upload_common.declared_checksums import mismatches
+from upload_common.domain.outbox import notify_file_uploaded
+from upload_common.domain.state_machines import transition_checksum, transition_file
 from upload_common.errors import ContentChangedError, ObjectNotFoundError
 from upload_common.fileinfo import file_info_of_version, new_file_version
-from upload_common.models import Checksum, File, UploadArea, utcnow
-from upload_common.outbox import notify_file_uploaded
+from upload_common.models import ChecksumRun, FileVersion, UploadArea, utcnow
 from upload_common.service_context import ServiceContext
 from upload_common.settings import Settings
-from upload_common.states import transition_checksum, transition_file
 from upload_common.statuses import AreaStatus, ChecksumStatus, FileOrigin, FileStatus
 from upload_common.storage import ObjectInfo
 
@@ -121,8 +121,8 @@ def _claim_in(  # noqa: PLR0911 - one decision table, one return per outcome
         logger.info("%s/%s: area is unknown or being deleted; ignored", event.area_uuid, event.name)
         return Outcome.IGNORED
     version = session.scalars(
-        select(File)
-        .where(File.area_id == area.id, File.name == event.name, File.etag == etag)
+        select(FileVersion)
+        .where(FileVersion.area_id == area.id, FileVersion.name == event.name, FileVersion.etag == etag)
         .with_for_update()
     ).one_or_none()
     current = etag == head.etag
@@ -135,10 +135,13 @@ def _claim_in(  # noqa: PLR0911 - one decision table, one return per outcome
     if version.status is FileStatus.DELETED:
         return Outcome.IGNORED
     run = session.scalars(
-        select(Checksum).where(Checksum.file_id == version.id).order_by(Checksum.created_at.desc()).limit(1)
+        select(ChecksumRun)
+        .where(ChecksumRun.file_id == version.id)
+        .order_by(ChecksumRun.created_at.desc())
+        .limit(1)
     ).first()
     if not current:
-        aborted = Checksum(file_id=version.id, status=ChecksumStatus.SCHEDULED)
+        aborted = ChecksumRun(file_id=version.id, status=ChecksumStatus.SCHEDULED)
         transition_checksum(aborted, ChecksumStatus.ABORTED, reason=f"replaced by version {head.etag}")
         session.add(aborted)
         return Outcome.ABORTED
@@ -151,7 +154,7 @@ def _claim_in(  # noqa: PLR0911 - one decision table, one return per outcome
         run.started_at = utcnow()  # also refreshes the heartbeat (updated_at)
         return _Claim(run.id, version.id)
     if run is None or run.status is not ChecksumStatus.SCHEDULED:
-        run = Checksum(id=uuid.uuid4(), file_id=version.id, status=ChecksumStatus.SCHEDULED)
+        run = ChecksumRun(id=uuid.uuid4(), file_id=version.id, status=ChecksumStatus.SCHEDULED)
         session.add(run)
     if not use_job:
         transition_checksum(run, ChecksumStatus.CHECKSUMMING)
@@ -164,12 +167,14 @@ def stale_after(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.checksum_stale_after_seconds)
 
 
-def _new_version(area: UploadArea, event: ObjectEvent, head: ObjectInfo, etag: str, *, current: bool) -> File:
+def _new_version(
+    area: UploadArea, event: ObjectEvent, head: ObjectInfo, etag: str, *, current: bool
+) -> FileVersion:
     if current:
         return new_file_version(area.id, event.name, head, origin=FileOrigin.STORE)
     # An older version, seen only in its event: its size is all that is known of it.
     size = event.size if event.size is not None else head.size
-    return File(
+    return FileVersion(
         area_id=area.id,
         name=event.name,
         etag=etag,
@@ -210,8 +215,8 @@ def _record_result(context: ServiceContext, claim: _Claim, key: str, checksums: 
     """Store the checksums, finish the run and queue the notification, in one transaction."""
     area_uuid = key.split("/", 1)[0]
     with context.sessions.begin() as session:
-        version = session.get(File, claim.version_id, with_for_update=True)
-        run = session.get(Checksum, claim.run_id, with_for_update=True)
+        version = session.get(FileVersion, claim.version_id, with_for_update=True)
+        run = session.get(ChecksumRun, claim.run_id, with_for_update=True)
         if version is None or run is None:
             return Outcome.IGNORED
         transition_checksum(run, ChecksumStatus.CHECKSUMMED)
@@ -235,7 +240,7 @@ def _record_result(context: ServiceContext, claim: _Claim, key: str, checksums: 
 
 def _finish_run(context: ServiceContext, run_id: uuid.UUID, status: ChecksumStatus, *, reason: str) -> None:
     with context.sessions.begin() as session:
-        run = session.get(Checksum, run_id, with_for_update=True)
+        run = session.get(ChecksumRun, run_id, with_for_update=True)
         if run is not None:
             transition_checksum(run, status, reason=reason)
 
@@ -257,7 +262,7 @@ class _Heartbeat:
             self._last_beat = now
             with self._context.sessions.begin() as session:
                 session.execute(
-                    update(Checksum).where(Checksum.id == self._run_id).values(updated_at=utcnow())
+                    update(ChecksumRun).where(ChecksumRun.id == self._run_id).values(updated_at=utcnow())
                 )
         if now - self._last_log >= PROGRESS_LOG_SECONDS:
             self._last_log = now

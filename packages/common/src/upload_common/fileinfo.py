@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from upload_common.declared_checksums import declared_checksums
-from upload_common.models import File
+from upload_common.models import FileVersion
 from upload_common.statuses import FileOrigin, FileStatus
 from upload_common.storage.base import ObjectInfo
 
@@ -35,7 +35,7 @@ def file_info(
     }
 
 
-def file_info_of_version(version: File, *, area_uuid: str, url: str) -> dict[str, Any]:
+def file_info_of_version(version: FileVersion, *, area_uuid: str, url: str) -> dict[str, Any]:
     """FileInfo of one recorded file version."""
     return file_info(
         area_uuid=area_uuid,
@@ -63,9 +63,9 @@ def file_info_of_object(
     )
 
 
-def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileOrigin) -> File:
+def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileOrigin) -> FileVersion:
     """The row of a version first seen as `info` (declared checksums taken from its metadata)."""
-    return File(
+    return FileVersion(
         area_id=area_id,
         name=name,
         size=info.size,

@@ -109,10 +109,10 @@ class UploadArea(TimestampMixin, Base):
     lock_reason: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    files: Mapped[list[File]] = relationship(back_populates="area", passive_deletes=True)
+    files: Mapped[list[FileVersion]] = relationship(back_populates="area", passive_deletes=True)
 
 
-class File(TimestampMixin, Base):
+class FileVersion(TimestampMixin, Base):
     """One version of a file: (area, name, ETag). The newest version is the file's current state."""
 
     __tablename__ = "file"
@@ -136,10 +136,10 @@ class File(TimestampMixin, Base):
     origin: Mapped[FileOrigin] = mapped_column(_status(FileOrigin, "file_origin"), default=FileOrigin.STORE)
 
     area: Mapped[UploadArea] = relationship(back_populates="files")
-    checksum_runs: Mapped[list[Checksum]] = relationship(back_populates="file", passive_deletes=True)
+    checksum_runs: Mapped[list[ChecksumRun]] = relationship(back_populates="file", passive_deletes=True)
 
 
-class Checksum(TimestampMixin, Base):
+class ChecksumRun(TimestampMixin, Base):
     """One checksum run of one file version."""
 
     __tablename__ = "checksum"
@@ -152,7 +152,7 @@ class Checksum(TimestampMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    file: Mapped[File] = relationship(back_populates="checksum_runs")
+    file: Mapped[FileVersion] = relationship(back_populates="checksum_runs")
 
 
 class Validation(TimestampMixin, Base):
@@ -188,7 +188,7 @@ class ValidationFile(Base):
     position: Mapped[int] = mapped_column(Integer)
 
     validation: Mapped[Validation] = relationship(back_populates="files")
-    file: Mapped[File] = relationship()
+    file: Mapped[FileVersion] = relationship()
 
 
 class Notification(TimestampMixin, Base):

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from upload_common.db import make_engine, make_session_factory
+from upload_common.generated_secrets import resolve_secret
 from upload_common.jobs import JobRunner
-from upload_common.local_secrets import resolve_secret
 from upload_common.queues import MessageQueue, open_queue
-from upload_common.secret_values import with_secrets
+from upload_common.secrets_manager import with_secrets
 from upload_common.settings import Settings
 from upload_common.storage import ObjectStore, open_store
 

@@ -8,7 +8,7 @@ variables {
   function_name    = "upload-test-worker"
   filename         = "dist/lambda/checksum.zip"
   source_code_hash = "dGVzdA=="
-  handler          = "upload_checksum.aws.handler"
+  handler          = "upload_checksum.lambda_handlers.handler"
   environment_variables = {
     UPLOAD_STORAGE_URL = "s3://upload-test"
   }
@@ -23,7 +23,7 @@ run "defaults_outside_vpc" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.handler == "upload_checksum.aws.handler"
+    condition     = aws_lambda_function.this.handler == "upload_checksum.lambda_handlers.handler"
     error_message = "handler not passed through"
   }
 

@@ -42,12 +42,12 @@ run "functions_handlers_and_artifacts" {
 
   assert {
     condition = { for name, f in local.functions : name => f.handler } == {
-      checksum         = "upload_checksum.aws.handler"
-      deletion         = "upload_api.aws.deletion_handler"
-      scheduler        = "upload_api.aws.scheduler_handler"
-      checksum_reaper  = "upload_checksum.aws.reaper_handler"
-      dispatcher       = "upload_api.aws.dispatcher_handler"
-      validation_sweep = "upload_api.aws.validation_sweep_handler"
+      checksum         = "upload_checksum.lambda_handlers.handler"
+      deletion         = "upload_api.lambda_handlers.deletion_handler"
+      scheduler        = "upload_api.lambda_handlers.scheduler_handler"
+      checksum_reaper  = "upload_checksum.lambda_handlers.reaper_handler"
+      dispatcher       = "upload_api.lambda_handlers.dispatcher_handler"
+      validation_sweep = "upload_api.lambda_handlers.validation_sweep_handler"
     }
     error_message = "handlers must be the packages' entry points"
   }

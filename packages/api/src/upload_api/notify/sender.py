@@ -23,7 +23,7 @@ from upload_api.notify.signing import (
     sign,
 )
 from upload_common.errors import ConfigurationError
-from upload_common.local_secrets import resolve_secret
+from upload_common.generated_secrets import resolve_secret
 from upload_common.settings import Settings
 
 ERROR_BODY_CHARS = 200  # how much of a refusing receiver's answer is kept in `last_error`

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from upload_api.context import ApiContext
 from upload_common import messages
 from upload_common.credentials import UploadCredentials
+from upload_common.domain.state_machines import transition_area
 from upload_common.errors import (
     AreaDeletedError,
     AreaLockedError,
@@ -16,7 +17,6 @@ from upload_common.errors import (
     CredentialsNotOfferedError,
 )
 from upload_common.models import UploadArea
-from upload_common.states import transition_area
 from upload_common.statuses import AreaStatus
 
 GONE = (AreaStatus.DELETED,)

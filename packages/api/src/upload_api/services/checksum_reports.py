@@ -12,11 +12,11 @@ from upload_api.context import ApiContext
 from upload_api.names import object_key
 from upload_api.services.reported_status import reported_status
 from upload_common.declared_checksums import mismatches
+from upload_common.domain.outbox import notify_file_uploaded
+from upload_common.domain.state_machines import transition_checksum, transition_file
 from upload_common.errors import InvalidInputError, NotFoundError
 from upload_common.fileinfo import file_info_of_version
-from upload_common.models import Checksum, File, UploadArea
-from upload_common.outbox import notify_file_uploaded
-from upload_common.states import transition_checksum, transition_file
+from upload_common.models import ChecksumRun, FileVersion, UploadArea
 from upload_common.statuses import ChecksumStatus, FileStatus
 
 _HEX = {"sha1": 40, "sha256": 64, "crc32c": 8}
@@ -45,11 +45,11 @@ def record_checksum_report(
     )
     with context.sessions.begin() as session:
         row = session.execute(
-            select(Checksum, File, UploadArea)
-            .join(File, Checksum.file_id == File.id)
-            .join(UploadArea, File.area_id == UploadArea.id)
-            .where(Checksum.id == uuid.UUID(record_id), UploadArea.uuid == area_uuid)
-            .with_for_update(of=Checksum)
+            select(ChecksumRun, FileVersion, UploadArea)
+            .join(FileVersion, ChecksumRun.file_id == FileVersion.id)
+            .join(UploadArea, FileVersion.area_id == UploadArea.id)
+            .where(ChecksumRun.id == uuid.UUID(record_id), UploadArea.uuid == area_uuid)
+            .with_for_update(of=ChecksumRun)
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"no checksum run {record_id} in upload area {area_uuid}")

@@ -12,7 +12,7 @@ from upload_api.names import check_filename
 from upload_api.services.areas import live_area
 from upload_api.services.files import current_version
 from upload_common.errors import FileNotFoundInAreaError
-from upload_common.models import Checksum, File
+from upload_common.models import ChecksumRun, FileVersion
 from upload_common.statuses import ChecksumStatus
 
 UNSCHEDULED = "UNSCHEDULED"
@@ -28,9 +28,9 @@ def file_checksum(context: ApiContext, area_uuid: str, name: str) -> dict[str, A
         if version is None:
             raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}")
         status = session.scalars(
-            select(Checksum.status)
-            .where(Checksum.file_id == version.id)
-            .order_by(Checksum.created_at.desc(), Checksum.id.desc())
+            select(ChecksumRun.status)
+            .where(ChecksumRun.file_id == version.id)
+            .order_by(ChecksumRun.created_at.desc(), ChecksumRun.id.desc())
             .limit(1)
         ).first()
         return {"checksum_status": status.value if status else UNSCHEDULED, "checksums": version.checksums}
@@ -44,30 +44,30 @@ def area_checksum_counts(context: ApiContext, area_uuid: str) -> dict[str, int]:
     """
     with context.sessions() as session:
         area = live_area(session, area_uuid)
-        newer_file = aliased(File)
-        newer_run = aliased(Checksum)
+        newer_file = aliased(FileVersion)
+        newer_run = aliased(ChecksumRun)
         current = (
-            select(File.id)
-            .where(File.area_id == area.id)
+            select(FileVersion.id)
+            .where(FileVersion.area_id == area.id)
             .where(
                 ~exists().where(
                     and_(
-                        newer_file.area_id == File.area_id,
-                        newer_file.name == File.name,
-                        newer_file.id > File.id,
+                        newer_file.area_id == FileVersion.area_id,
+                        newer_file.name == FileVersion.name,
+                        newer_file.id > FileVersion.id,
                     )
                 )
             )
             .subquery()
         )
         latest_run = (
-            select(Checksum.file_id, Checksum.status)
+            select(ChecksumRun.file_id, ChecksumRun.status)
             .where(
                 ~exists().where(
                     and_(
-                        newer_run.file_id == Checksum.file_id,
-                        (newer_run.created_at > Checksum.created_at)
-                        | and_(newer_run.created_at == Checksum.created_at, newer_run.id > Checksum.id),
+                        newer_run.file_id == ChecksumRun.file_id,
+                        (newer_run.created_at > ChecksumRun.created_at)
+                        | and_(newer_run.created_at == ChecksumRun.created_at, newer_run.id > ChecksumRun.id),
                     )
                 )
             )

@@ -21,11 +21,11 @@ from upload_api.services.areas import live_area, writable_area
 from upload_common import messages
 from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
+from upload_common.domain.outbox import notify_file_uploaded
+from upload_common.domain.state_machines import transition_checksum, transition_file
 from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
 from upload_common.fileinfo import file_info_of_object, file_info_of_version, new_file_version
-from upload_common.models import Checksum, File, UploadArea
-from upload_common.outbox import notify_file_uploaded
-from upload_common.states import transition_checksum, transition_file
+from upload_common.models import ChecksumRun, FileVersion, UploadArea
 from upload_common.statuses import ChecksumStatus, FileOrigin, FileStatus
 from upload_common.storage import ObjectInfo
 
@@ -123,20 +123,24 @@ def list_files(context: ApiContext, area_uuid: str, *, limit: int, cursor: str |
     after = decode_cursor(cursor) if cursor else None
     with context.sessions() as session:
         area = live_area(session, area_uuid)
-        newer = aliased(File)
+        newer = aliased(FileVersion)
         query = (
-            select(File)
-            .where(File.area_id == area.id)
+            select(FileVersion)
+            .where(FileVersion.area_id == area.id)
             .where(
                 ~exists().where(
-                    and_(newer.area_id == File.area_id, newer.name == File.name, newer.id > File.id)
+                    and_(
+                        newer.area_id == FileVersion.area_id,
+                        newer.name == FileVersion.name,
+                        newer.id > FileVersion.id,
+                    )
                 )
             )
-            .order_by(File.name)
+            .order_by(FileVersion.name)
             .limit(limit + 1)
         )
         if after is not None:
-            query = query.where(File.name > after)
+            query = query.where(FileVersion.name > after)
         rows = list(session.scalars(query))
     page = rows[:limit]
     files = [
@@ -171,14 +175,21 @@ def head_file(context: ApiContext, area_uuid: str, name: str) -> ObjectInfo:
         raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
 
 
-def current_version(session: Session, area: UploadArea, name: str) -> File | None:
+def current_version(session: Session, area: UploadArea, name: str) -> FileVersion | None:
     """The newest recorded version of the file."""
-    query = select(File).where(File.area_id == area.id, File.name == name).order_by(File.id.desc()).limit(1)
+    query = (
+        select(FileVersion)
+        .where(FileVersion.area_id == area.id, FileVersion.name == name)
+        .order_by(FileVersion.id.desc())
+        .limit(1)
+    )
     return session.scalars(query).first()
 
 
-def _version(session: Session, area: UploadArea, name: str, etag: str) -> File | None:
-    query = select(File).where(File.area_id == area.id, File.name == name, File.etag == etag)
+def _version(session: Session, area: UploadArea, name: str, etag: str) -> FileVersion | None:
+    query = select(FileVersion).where(
+        FileVersion.area_id == area.id, FileVersion.name == name, FileVersion.etag == etag
+    )
     return session.scalars(query).one_or_none()
 
 
@@ -218,7 +229,7 @@ def _record_checksummed_version(
                 if version.status is FileStatus.UPLOADED:
                     version.checksums = checksums.as_dict()
                     transition_file(version, FileStatus.CHECKSUMMED)
-                    run = Checksum(file_id=version.id, status=ChecksumStatus.CHECKSUMMING)
+                    run = ChecksumRun(file_id=version.id, status=ChecksumStatus.CHECKSUMMING)
                     transition_checksum(run, ChecksumStatus.CHECKSUMMING)
                     session.add(run)
                     transition_checksum(run, ChecksumStatus.CHECKSUMMED)

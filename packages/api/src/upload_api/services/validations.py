@@ -14,15 +14,15 @@ from upload_api.services.areas import live_area, writable_area
 from upload_api.services.files import current_version, head_file
 from upload_api.services.reported_status import reported_status
 from upload_common import messages
+from upload_common.domain.outbox import notify_file_validated
+from upload_common.domain.state_machines import transition_validation
 from upload_common.errors import (
     FileNotFoundInAreaError,
     InvalidInputError,
     NotFoundError,
 )
 from upload_common.fileinfo import new_file_version
-from upload_common.models import File, UploadArea, Validation, ValidationFile
-from upload_common.outbox import notify_file_validated
-from upload_common.states import transition_validation
+from upload_common.models import FileVersion, UploadArea, Validation, ValidationFile
 from upload_common.statuses import FileOrigin, ValidationStatus
 
 ALWAYS_COUNTED = (ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING, ValidationStatus.VALIDATED)
@@ -86,8 +86,8 @@ def latest_validation(context: ApiContext, area_uuid: str, name: str) -> dict[st
         validation = session.scalars(
             select(Validation)
             .join(ValidationFile, ValidationFile.validation_id == Validation.id)
-            .join(File, ValidationFile.file_id == File.id)
-            .where(File.area_id == area.id, File.name == name)
+            .join(FileVersion, ValidationFile.file_id == FileVersion.id)
+            .where(FileVersion.area_id == area.id, FileVersion.name == name)
             .order_by(Validation.created_at.desc(), Validation.id.desc())
             .limit(1)
         ).first()
@@ -159,8 +159,8 @@ def finish_validation(
     """Keep the results and notify `file_validated` once per file, as the seed did (also when FAILED,
     so that ingest is never left waiting)."""
     files = session.scalars(
-        select(File)
-        .join(ValidationFile, ValidationFile.file_id == File.id)
+        select(FileVersion)
+        .join(ValidationFile, ValidationFile.file_id == FileVersion.id)
         .where(ValidationFile.validation_id == validation.id)
         .order_by(ValidationFile.position)
     ).all()
@@ -177,11 +177,13 @@ def finish_validation(
         notify_file_validated(session, file_id=file.id, validation_id=validation.id, results=results)
 
 
-def _version_to_validate(context: ApiContext, session: Session, area: UploadArea, name: str) -> File:
+def _version_to_validate(context: ApiContext, session: Session, area: UploadArea, name: str) -> FileVersion:
     """The file's version now in the store (recorded here if its upload event was not handled yet)."""
     info = head_file(context, area.uuid, name)
     version = session.scalars(
-        select(File).where(File.area_id == area.id, File.name == name, File.etag == info.etag)
+        select(FileVersion).where(
+            FileVersion.area_id == area.id, FileVersion.name == name, FileVersion.etag == info.etag
+        )
     ).one_or_none()
     if version is None:
         version = new_file_version(area.id, name, info, origin=FileOrigin.STORE)

@@ -13,8 +13,8 @@ from sqlalchemy import update
 from upload_api.context import ApiContext
 from upload_api.services.areas import find_area
 from upload_common import messages
-from upload_common.models import File
-from upload_common.states import transition_area
+from upload_common.domain.state_machines import transition_area
+from upload_common.models import FileVersion
 from upload_common.statuses import AreaStatus, FileStatus
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def delete_area(context: ApiContext, area_uuid: str, *, time_left: Callable[[], 
         if area is None or area.status is not AreaStatus.DELETING:
             return area is not None and area.status is AreaStatus.DELETED
         session.execute(
-            update(File)
-            .where(File.area_id == area.id, File.status != FileStatus.DELETED)
+            update(FileVersion)
+            .where(FileVersion.area_id == area.id, FileVersion.status != FileStatus.DELETED)
             .values(status=FileStatus.DELETED)
         )
         transition_area(area, AreaStatus.DELETED)

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from upload_api.context import ApiContext
 from upload_api.notify.backoff import retry_delay
 from upload_api.notify.sender import DeliveryOutcome, IngestSender
+from upload_common.domain.state_machines import transition_notification
 from upload_common.models import Notification, utcnow
-from upload_common.states import transition_notification
 from upload_common.statuses import NotificationStatus
 
 logger = logging.getLogger(__name__)

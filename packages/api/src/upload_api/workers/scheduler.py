@@ -17,12 +17,12 @@ from sqlalchemy import select
 from upload_api.context import ApiContext
 from upload_common import messages
 from upload_common.callback_tokens import job_token
+from upload_common.domain.state_machines import transition_validation
 from upload_common.jobs import JobRunner, JobSpec
 from upload_common.jobs.environment import store_access_environment
 from upload_common.jobs.factory import make_job_runner
-from upload_common.models import File, UploadArea, Validation, ValidationFile
+from upload_common.models import FileVersion, UploadArea, Validation, ValidationFile
 from upload_common.settings import Settings
-from upload_common.states import transition_validation
 from upload_common.statuses import ValidationStatus
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def schedule(context: ApiContext, validation_id: str) -> str | None:
             return None  # unknown, or already scheduled by an earlier delivery
         validation, area = row
         names = session.scalars(
-            select(File.name)
-            .join(ValidationFile, ValidationFile.file_id == File.id)
+            select(FileVersion.name)
+            .join(ValidationFile, ValidationFile.file_id == FileVersion.id)
             .where(ValidationFile.validation_id == validation.id)
             .order_by(ValidationFile.position)
         ).all()

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from upload_api.context import ApiContext
 from upload_api.services.validations import finish_validation
 from upload_common import messages
+from upload_common.domain.state_machines import transition_validation
 from upload_common.errors import JobNotFoundError, UploadError
 from upload_common.jobs import JobState
 from upload_common.models import UploadArea, Validation, utcnow
-from upload_common.states import transition_validation
 from upload_common.statuses import ValidationStatus
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.credentials.base import CredentialIssuer
 from upload_common.credentials.sts import StsCredentialIssuer
 from upload_common.settings import Settings
@@ -19,6 +19,6 @@ def make_credential_issuer(settings: Settings) -> CredentialIssuer | None:
     return StsCredentialIssuer(
         settings.submitter_role_arn,
         store.bucket,
-        aws.client("sts", settings),
+        boto_clients.client("sts", settings),
         duration_seconds=settings.credentials_duration_seconds,
     )

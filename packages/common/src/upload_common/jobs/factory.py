@@ -58,12 +58,12 @@ def _local(
 
 
 def _batch(settings: Settings) -> BatchJobRunner:
-    from upload_common import aws  # noqa: PLC0415 - boto3 is imported only when Batch is used
+    from upload_common import boto_clients  # noqa: PLC0415 - boto3 is imported only when Batch is used
 
     if not settings.batch_job_queue:
         raise ConfigurationError("UPLOAD_BATCH_JOB_QUEUE must be set when UPLOAD_JOB_RUNNER=aws-batch")
     return BatchJobRunner(
-        aws.client("batch", settings),
+        boto_clients.client("batch", settings),
         settings.batch_job_queue,
         settings.batch_job_role_arn,
         settings.batch_name_prefix,

@@ -12,7 +12,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import Engine
 
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.errors import ConfigurationError
 from upload_common.queues.base import MessageQueue
 from upload_common.queues.database import DatabaseQueue
@@ -51,7 +51,7 @@ def open_queue(settings: Settings, engine: Engine | None, name: str, **options: 
     else:
         # An emulator or VPC endpoint: send requests where the URL points.
         client_options["endpoint_url"] = f"{parts.scheme}://{parts.netloc}"
-    return SqsQueue(f"{url}-{name}", aws.client("sqs", settings, **client_options))
+    return SqsQueue(f"{url}-{name}", boto_clients.client("sqs", settings, **client_options))
 
 
 def check_queue_url(url: str) -> SplitResult:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class SqsQueue(MessageQueue):
-    """The SQS queue at `url`, reached through `client` (see `upload_common.aws.client`)."""
+    """The SQS queue at `url`, reached through `client` (see `upload_common.boto_clients.client`)."""
 
     def __init__(self, url: str, client: SQSClient) -> None:
         self.url = url

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from upload_common import aws
+from upload_common import boto_clients
 from upload_common.errors import ConfigurationError
 from upload_common.settings import Settings
 from upload_common.storage.base import ObjectStore
@@ -42,7 +42,7 @@ def _open_s3(rest: str, settings: Settings) -> ObjectStore:
         raise ConfigurationError(
             f"UPLOAD_STORAGE_URL: s3:// takes a bucket name only (s3://bucket), got {rest!r}"
         )
-    return S3ObjectStore(parts.netloc, aws.client("s3", settings))
+    return S3ObjectStore(parts.netloc, boto_clients.client("s3", settings))
 
 
 # Closed on purpose: a new backend is a new entry here, never a dotted path read from settings.

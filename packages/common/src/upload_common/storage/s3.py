@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 
 class S3ObjectStore(ObjectStore):
-    """Objects in one bucket; `client` comes from `upload_common.aws.client("s3", settings)`."""
+    """Objects in one bucket; `client` comes from `upload_common.boto_clients.client("s3", settings)`."""
 
     def __init__(self, bucket: str, client: S3Client) -> None:
         self._bucket = bucket

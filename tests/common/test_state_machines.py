@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from support.factories import make_area, make_checksum, make_file, make_notification, make_validation
-from upload_common.errors import IllegalTransitionError
-from upload_common.states import (
+from upload_common.domain.state_machines import (
     AREA_TRANSITIONS,
     CHECKSUM_TRANSITIONS,
     FILE_TRANSITIONS,
@@ -24,6 +23,7 @@ from upload_common.states import (
     transition_notification,
     transition_validation,
 )
+from upload_common.errors import IllegalTransitionError
 
 Machine = tuple[str, Mapping[Any, frozenset[Any]], Callable[..., Any], Callable[..., Any]]
 

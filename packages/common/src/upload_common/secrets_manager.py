@@ -32,9 +32,9 @@ def with_secrets(settings: S, client: Any | None = None) -> S:
     if not arns:
         return settings
     if client is None:
-        from upload_common import aws  # noqa: PLC0415 - boto3 only when secrets are used
+        from upload_common import boto_clients  # noqa: PLC0415 - boto3 only when secrets are used
 
-        client = aws.client("secretsmanager", settings)
+        client = boto_clients.client("secretsmanager", settings)
     update: dict[str, Any] = {}
     if "database" in arns:
         update["database_url"] = _database_url(

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from upload_common.errors import IllegalTransitionError
-from upload_common.models import Checksum, File, Notification, UploadArea, Validation, utcnow
+from upload_common.models import ChecksumRun, FileVersion, Notification, UploadArea, Validation, utcnow
 from upload_common.statuses import (
     AreaStatus,
     ChecksumStatus,
@@ -96,7 +96,7 @@ def transition_area(area: UploadArea, to: AreaStatus, *, reason: str | None = No
     return True
 
 
-def transition_file(file: File, to: FileStatus) -> bool:
+def transition_file(file: FileVersion, to: FileStatus) -> bool:
     """Move a file version to `to`."""
     if not _check("file", FILE_TRANSITIONS, file.status, to):
         return False
@@ -104,7 +104,7 @@ def transition_file(file: File, to: FileStatus) -> bool:
     return True
 
 
-def transition_checksum(run: Checksum, to: ChecksumStatus, *, reason: str | None = None) -> bool:
+def transition_checksum(run: ChecksumRun, to: ChecksumStatus, *, reason: str | None = None) -> bool:
     """Move a checksum run to `to`, stamping when it started and ended."""
     if not _check("checksum", CHECKSUM_TRANSITIONS, run.status, to):
         return False

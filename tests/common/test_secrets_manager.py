@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from upload_common.errors import ConfigurationError
-from upload_common.secret_values import with_secrets
+from upload_common.secrets_manager import with_secrets
 from upload_common.settings import Settings, load_settings
 
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from upload_common.models import File, Notification
+from upload_common.models import FileVersion, Notification
 from upload_common.statuses import FileOrigin, NotificationType
 
 FILE_UPLOADED_TARGET = "/messaging/fileUploadInfo"
 FILE_VALIDATED_TARGET = "/messaging/fileValidationResult"
 
 
-def notify_file_uploaded(session: Session, version: File, file_info: dict[str, Any]) -> Notification:
+def notify_file_uploaded(session: Session, version: FileVersion, file_info: dict[str, Any]) -> Notification:
     """Queue `file_uploaded` for a checksummed version; `origin` tells the receiver how it arrived.
 
     `corrupt` is true when the checksums the client declared disagree with the computed ones.
