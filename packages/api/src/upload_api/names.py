@@ -1,7 +1,7 @@
 """Validation of the file names a caller sends (area ids: `upload_common.area_ids`).
 
 A file name arrives percent-encoded in the URL path and is decoded here, exactly once. The decoded
-name becomes the object key `<area uuid>/<name>`.
+name becomes the object key `<area uuid>/<name>` (`upload_common.domain.versions.object_key`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,3 @@ def check_filename(name: str) -> str:
     if any(segment in ("", ".", "..") for segment in name.split("/")):
         raise InvalidNameError("the file name has an empty, '.' or '..' path segment")
     return name
-
-
-def object_key(area_uuid: str, name: str) -> str:
-    return f"{area_uuid}/{name}"

@@ -1,17 +1,15 @@
-"""Large files are checksummed by a job (AWS Batch; or the local runner): submitting one, and the job's
-own entry point (`upload-checksum run <object url>`), which reports through the authenticated callback."""
+"""Large files are checksummed by a job (AWS Batch; or the local runner): submitting one. The job's own
+entry point (`upload-checksum run <object url>`, `run_job`) reports through the authenticated callback."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
-from sqlalchemy import update
-
-from upload_common.callback_tokens import job_token
+from upload_common.domain.checksum_runs import attach_job
+from upload_common.domain.jobs import callback_environment
 from upload_common.jobs import JobSpec
 from upload_common.jobs.environment import store_access_environment
-from upload_common.models import ChecksumRun
 from upload_common.service_context import ServiceContext
 from upload_common.storage import ObjectInfo
 
@@ -30,8 +28,7 @@ def submit_checksum_job(
     environment = {
         "UPLOAD_CHECKSUM_ID": str(run_id),
         "UPLOAD_EXPECTED_ETAG": head.etag,
-        "UPLOAD_CALLBACK_URL": f"{callback_base(context)}/v1/area/{area_uuid}/update_checksum/{run_id}",
-        "UPLOAD_CALLBACK_TOKEN": job_token(context.secret_key, "checksum", str(run_id)),
+        **callback_environment(settings, context.secret_key, "checksum", area_uuid, str(run_id)),
     }
     environment.update(store_access_environment(settings))
     spec = JobSpec(
@@ -45,12 +42,6 @@ def submit_checksum_job(
     )
     job_id = context.job_runner.submit(spec)
     with context.sessions.begin() as session:
-        session.execute(update(ChecksumRun).where(ChecksumRun.id == run_id).values(job_id=job_id))
+        attach_job(session, run_id, job_id)
     logger.info("%s: %d bytes: checksum job %s submitted", key, head.size, job_id)
     return job_id
-
-
-def callback_base(context: ServiceContext) -> str:
-    """Where jobs call the API back: UPLOAD_PUBLIC_URL, or the local API's own address."""
-    settings = context.settings
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")

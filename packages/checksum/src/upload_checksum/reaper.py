@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from upload_checksum.worker import stale_after
 from upload_common import messages
+from upload_common.domain.checksum_runs import stale_period
 from upload_common.domain.state_machines import transition_checksum
 from upload_common.errors import UploadError
 from upload_common.jobs import JobState
@@ -45,7 +45,7 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
             .join(FileVersion, ChecksumRun.file_id == FileVersion.id)
             .join(UploadArea, FileVersion.area_id == UploadArea.id)
             .where(ChecksumRun.status.in_([ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING]))
-            .where(ChecksumRun.updated_at < now - stale_after(context.settings))
+            .where(ChecksumRun.updated_at < now - stale_period(context.settings))
             .with_for_update(of=ChecksumRun, skip_locked=True)
         ).all()
         for run, version, area in rows:

@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from upload_common.declared_checksums import declared_checksums
 from upload_common.models import FileVersion
-from upload_common.statuses import FileOrigin, FileStatus
 from upload_common.storage.base import ObjectInfo
 
 
@@ -60,19 +58,4 @@ def file_info_of_object(
         content_type=info.content_type,
         last_modified=info.last_modified,
         checksums=checksums,
-    )
-
-
-def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileOrigin) -> FileVersion:
-    """The row of a version first seen as `info` (declared checksums taken from its metadata)."""
-    return FileVersion(
-        area_id=area_id,
-        name=name,
-        size=info.size,
-        etag=info.etag,
-        content_type=info.content_type,
-        last_modified=info.last_modified,
-        client_checksums=declared_checksums(info.metadata),
-        origin=origin,
-        status=FileStatus.UPLOADED,
     )

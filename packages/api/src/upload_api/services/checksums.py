@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select
 
 from upload_api.context import ApiContext
 from upload_api.names import check_filename
-from upload_api.services.areas import live_area
-from upload_api.services.files import current_version
+from upload_common.domain.areas import existing_area
+from upload_common.domain.checksum_runs import is_latest_run, latest_run
+from upload_common.domain.versions import current_version, current_versions
 from upload_common.errors import FileNotFoundInAreaError
 from upload_common.models import ChecksumRun, FileVersion
 from upload_common.statuses import ChecksumStatus
@@ -23,17 +23,13 @@ def file_checksum(context: ApiContext, area_uuid: str, name: str) -> dict[str, A
     """`checksum_status` (of the newest run of the current version) and its checksums."""
     check_filename(name)
     with context.sessions() as session:
-        area = live_area(session, area_uuid)
-        version = current_version(session, area, name)
+        area = existing_area(session, area_uuid)
+        version = current_version(session, area.id, name)
         if version is None:
             raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}")
-        status = session.scalars(
-            select(ChecksumRun.status)
-            .where(ChecksumRun.file_id == version.id)
-            .order_by(ChecksumRun.created_at.desc(), ChecksumRun.id.desc())
-            .limit(1)
-        ).first()
-        return {"checksum_status": status.value if status else UNSCHEDULED, "checksums": version.checksums}
+        run = latest_run(session, version.id)
+        status = run.status.value if run is not None else UNSCHEDULED
+        return {"checksum_status": status, "checksums": version.checksums}
 
 
 def area_checksum_counts(context: ApiContext, area_uuid: str) -> dict[str, int]:
@@ -43,40 +39,13 @@ def area_checksum_counts(context: ApiContext, area_uuid: str) -> dict[str, int]:
     SCHEDULED, ABORTED and FAILED when present.
     """
     with context.sessions() as session:
-        area = live_area(session, area_uuid)
-        newer_file = aliased(FileVersion)
-        newer_run = aliased(ChecksumRun)
-        current = (
-            select(FileVersion.id)
-            .where(FileVersion.area_id == area.id)
-            .where(
-                ~exists().where(
-                    and_(
-                        newer_file.area_id == FileVersion.area_id,
-                        newer_file.name == FileVersion.name,
-                        newer_file.id > FileVersion.id,
-                    )
-                )
-            )
-            .subquery()
-        )
-        latest_run = (
-            select(ChecksumRun.file_id, ChecksumRun.status)
-            .where(
-                ~exists().where(
-                    and_(
-                        newer_run.file_id == ChecksumRun.file_id,
-                        (newer_run.created_at > ChecksumRun.created_at)
-                        | and_(newer_run.created_at == ChecksumRun.created_at, newer_run.id > ChecksumRun.id),
-                    )
-                )
-            )
-            .subquery()
-        )
+        area = existing_area(session, area_uuid)
+        current = current_versions(area.id).with_only_columns(FileVersion.id).subquery()
+        runs = select(ChecksumRun.file_id, ChecksumRun.status).where(is_latest_run()).subquery()
         rows = session.execute(
-            select(latest_run.c.status, func.count())
-            .select_from(current.outerjoin(latest_run, latest_run.c.file_id == current.c.id))
-            .group_by(latest_run.c.status)
+            select(runs.c.status, func.count())
+            .select_from(current.outerjoin(runs, runs.c.file_id == current.c.id))
+            .group_by(runs.c.status)
         ).all()
     counts: dict[str, int] = {status.value: 0 for status in ALWAYS_REPORTED}
     counts["CHECKSUMMING_UNSCHEDULED"] = 0

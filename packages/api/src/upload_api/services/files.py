@@ -11,22 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from sqlalchemy import and_, exists, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
-
 from upload_api.context import ApiContext
-from upload_api.names import check_filename, object_key
-from upload_api.services.areas import live_area, writable_area
+from upload_api.names import check_filename
 from upload_common import messages
 from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
-from upload_common.domain.outbox import notify_file_uploaded
-from upload_common.domain.state_machines import transition_checksum, transition_file
+from upload_common.domain.areas import existing_area, writable_area
+from upload_common.domain.checksum_results import record_checksummed_upload
+from upload_common.domain.versions import current_version, current_versions, object_key, version_with_etag
 from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
-from upload_common.fileinfo import file_info_of_object, file_info_of_version, new_file_version
-from upload_common.models import ChecksumRun, FileVersion, UploadArea
-from upload_common.statuses import ChecksumStatus, FileOrigin, FileStatus
+from upload_common.fileinfo import file_info_of_object, file_info_of_version
+from upload_common.models import FileVersion
 from upload_common.storage import ObjectInfo
 
 # Bodies up to this size are read before anything is written, so identical content is not rewritten.
@@ -80,7 +75,11 @@ def store_file(
             info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=None
         )
     write_checksum_tags(context.store, key, checksums, context.settings.checksum_tag_prefix)
-    return _record_checksummed_version(context, area_uuid, name, info, checksums)
+    url = context.store.object_url(key)
+    with context.sessions.begin() as session:
+        area = existing_area(session, area_uuid)
+        version = record_checksummed_upload(session, area, name, info, checksums.as_dict(), url=url)
+        return file_info_of_version(version, area_uuid=area_uuid, url=url)
 
 
 def file_info_current(context: ApiContext, area_uuid: str, name: str) -> dict[str, Any]:
@@ -88,9 +87,9 @@ def file_info_current(context: ApiContext, area_uuid: str, name: str) -> dict[st
     check_filename(name)
     key = object_key(area_uuid, name)
     with context.sessions() as session:
-        area = live_area(session, area_uuid)
+        area = existing_area(session, area_uuid)
         info = head_file(context, area_uuid, name)
-        version = _version(session, area, name, info.etag)
+        version = version_with_etag(session, area.id, name, info.etag)
         checksums = version.checksums if version is not None else None
         return file_info_of_object(
             info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=checksums
@@ -99,7 +98,7 @@ def file_info_current(context: ApiContext, area_uuid: str, name: str) -> dict[st
 
 def files_info(context: ApiContext, area_uuid: str, names: list[str]) -> list[dict[str, Any]]:
     with context.sessions() as session:
-        live_area(session, area_uuid)
+        existing_area(session, area_uuid)
     return [file_info_current(context, area_uuid, name) for name in names]
 
 
@@ -107,7 +106,7 @@ def notify_uploaded(context: ApiContext, area_uuid: str, name: str) -> None:
     """Queue the checksumming of the file's current version (for uploads that bypassed the API)."""
     check_filename(name)
     with context.sessions() as session:
-        live_area(session, area_uuid)
+        existing_area(session, area_uuid)
     head_file(context, area_uuid, name)
     context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
 
@@ -122,23 +121,8 @@ def list_files(context: ApiContext, area_uuid: str, *, limit: int, cursor: str |
     """One page of the area's current file versions in name order; one query per page."""
     after = decode_cursor(cursor) if cursor else None
     with context.sessions() as session:
-        area = live_area(session, area_uuid)
-        newer = aliased(FileVersion)
-        query = (
-            select(FileVersion)
-            .where(FileVersion.area_id == area.id)
-            .where(
-                ~exists().where(
-                    and_(
-                        newer.area_id == FileVersion.area_id,
-                        newer.name == FileVersion.name,
-                        newer.id > FileVersion.id,
-                    )
-                )
-            )
-            .order_by(FileVersion.name)
-            .limit(limit + 1)
-        )
+        area = existing_area(session, area_uuid)
+        query = current_versions(area.id).order_by(FileVersion.name).limit(limit + 1)
         if after is not None:
             query = query.where(FileVersion.name > after)
         rows = list(session.scalars(query))
@@ -175,32 +159,14 @@ def head_file(context: ApiContext, area_uuid: str, name: str) -> ObjectInfo:
         raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}") from None
 
 
-def current_version(session: Session, area: UploadArea, name: str) -> FileVersion | None:
-    """The newest recorded version of the file."""
-    query = (
-        select(FileVersion)
-        .where(FileVersion.area_id == area.id, FileVersion.name == name)
-        .order_by(FileVersion.id.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
-
-
-def _version(session: Session, area: UploadArea, name: str, etag: str) -> FileVersion | None:
-    query = select(FileVersion).where(
-        FileVersion.area_id == area.id, FileVersion.name == name, FileVersion.etag == etag
-    )
-    return session.scalars(query).one_or_none()
-
-
 def _unchanged_version(  # noqa: PLR0917 - private helper with one caller
     context: ApiContext, area_uuid: str, name: str, checksums: Checksums, size: int, content_type: str
 ) -> dict[str, Any] | None:
     """FileInfo of the stored version when it already holds exactly these bytes and content type."""
     key = object_key(area_uuid, name)
     with context.sessions() as session:
-        area = live_area(session, area_uuid)
-        version = current_version(session, area, name)
+        area = existing_area(session, area_uuid)
+        version = current_version(session, area.id, name)
         if version is None or version.checksums != checksums.as_dict() or version.size != size:
             return None
         try:
@@ -210,39 +176,6 @@ def _unchanged_version(  # noqa: PLR0917 - private helper with one caller
         if info.etag != version.etag or info.content_type != content_type:
             return None
         return file_info_of_version(version, area_uuid=area_uuid, url=context.store.object_url(key))
-
-
-def _record_checksummed_version(
-    context: ApiContext, area_uuid: str, name: str, info: ObjectInfo, checksums: Checksums
-) -> dict[str, Any]:
-    """Record the version as checksummed, with its checksum run and its notification, in one transaction."""
-    url = context.store.object_url(object_key(area_uuid, name))
-    for attempt in range(2):
-        try:
-            with context.sessions.begin() as session:
-                area = live_area(session, area_uuid)
-                version = _version(session, area, name, info.etag)
-                if version is None:
-                    version = new_file_version(area.id, name, info, origin=FileOrigin.API)
-                    session.add(version)
-                    session.flush()
-                if version.status is FileStatus.UPLOADED:
-                    version.checksums = checksums.as_dict()
-                    transition_file(version, FileStatus.CHECKSUMMED)
-                    run = ChecksumRun(file_id=version.id, status=ChecksumStatus.CHECKSUMMING)
-                    transition_checksum(run, ChecksumStatus.CHECKSUMMING)
-                    session.add(run)
-                    transition_checksum(run, ChecksumStatus.CHECKSUMMED)
-                    session.flush()
-                    notify_file_uploaded(
-                        session, version, file_info_of_version(version, area_uuid=area_uuid, url=url)
-                    )
-                return file_info_of_version(version, area_uuid=area_uuid, url=url)
-        except IntegrityError:
-            if attempt:
-                raise
-            # A concurrent request recorded the same version first; read what it wrote.
-    raise AssertionError("unreachable")
 
 
 class _HashingReader(io.RawIOBase):

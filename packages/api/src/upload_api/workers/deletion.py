@@ -8,14 +8,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import update
-
 from upload_api.context import ApiContext
-from upload_api.services.areas import find_area
 from upload_common import messages
-from upload_common.domain.state_machines import transition_area
-from upload_common.models import FileVersion
-from upload_common.statuses import AreaStatus, FileStatus
+from upload_common.domain import areas
+from upload_common.statuses import AreaStatus
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +30,10 @@ def handle_deletion_message(
 def delete_area(context: ApiContext, area_uuid: str, *, time_left: Callable[[], float] | None = None) -> bool:
     """Delete what is left of the area; True when it is DELETED, False when it was re-queued."""
     with context.sessions.begin() as session:
-        area = find_area(session, area_uuid, for_update=True)
-        if area is None or area.status not in (AreaStatus.DELETION_QUEUED, AreaStatus.DELETING):
+        if not areas.begin_deletion(session, area_uuid):
             # Already deleted, or a message whose request never committed: nothing to do.
+            area = areas.find_area(session, area_uuid)
             return area is not None and area.status is AreaStatus.DELETED
-        transition_area(area, AreaStatus.DELETING)
 
     prefix = f"{area_uuid}/"  # the trailing slash keeps a longer id with the same start out
     deleted = 0
@@ -57,25 +52,17 @@ def delete_area(context: ApiContext, area_uuid: str, *, time_left: Callable[[], 
             return False
 
     with context.sessions.begin() as session:
-        area = find_area(session, area_uuid, for_update=True)
-        if area is None or area.status is not AreaStatus.DELETING:
-            return area is not None and area.status is AreaStatus.DELETED
-        session.execute(
-            update(FileVersion)
-            .where(FileVersion.area_id == area.id, FileVersion.status != FileStatus.DELETED)
-            .values(status=FileStatus.DELETED)
-        )
-        transition_area(area, AreaStatus.DELETED)
-    logger.info("area %s deleted (%d objects in this run)", area_uuid, deleted)
-    return True
+        done = areas.complete_deletion(session, area_uuid)
+    if done:
+        logger.info("area %s deleted (%d objects in this run)", area_uuid, deleted)
+    return done
 
 
 def _requeue(context: ApiContext, area_uuid: str) -> None:
     with context.sessions.begin() as session:
-        area = find_area(session, area_uuid, for_update=True)
-        if area is not None and area.status is AreaStatus.DELETING:
-            transition_area(area, AreaStatus.DELETION_QUEUED)
-    context.queue("deletion").send(messages.area_deletion(area_uuid))
+        paused = areas.pause_deletion(session, area_uuid)
+    if paused:
+        context.queue("deletion").send(messages.area_deletion(area_uuid))
 
 
 def deadline_after(seconds: float) -> Callable[[], float]:

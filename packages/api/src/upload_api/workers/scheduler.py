@@ -8,22 +8,18 @@ caller's environment passes through, but never over the service's variables.
 from __future__ import annotations
 
 import logging
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import select
-
 from upload_api.context import ApiContext
 from upload_common import messages
-from upload_common.callback_tokens import job_token
-from upload_common.domain.state_machines import transition_validation
+from upload_common.domain import validations
+from upload_common.domain.jobs import callback_environment
+from upload_common.domain.versions import object_key
 from upload_common.jobs import JobRunner, JobSpec
 from upload_common.jobs.environment import store_access_environment
 from upload_common.jobs.factory import make_job_runner
-from upload_common.models import FileVersion, UploadArea, Validation, ValidationFile
 from upload_common.settings import Settings
-from upload_common.statuses import ValidationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -51,44 +47,31 @@ def schedule(context: ApiContext, validation_id: str) -> str | None:
     if context.job_runner is None:
         raise RuntimeError("the validation scheduler needs a job runner")
     with context.sessions.begin() as session:
-        row = session.execute(
-            select(Validation, UploadArea)
-            .join(UploadArea, Validation.area_id == UploadArea.id)
-            .where(Validation.id == uuid.UUID(validation_id))
-            .with_for_update(of=Validation)
-        ).one_or_none()
-        if row is None or row[0].status is not ValidationStatus.SCHEDULING_QUEUED:
+        waiting = validations.validation_to_schedule(session, validation_id)
+        if waiting is None:
             return None  # unknown, or already scheduled by an earlier delivery
-        validation, area = row
-        names = session.scalars(
-            select(FileVersion.name)
-            .join(ValidationFile, ValidationFile.file_id == FileVersion.id)
-            .where(ValidationFile.validation_id == validation.id)
-            .order_by(ValidationFile.position)
-        ).all()
-        job_id = context.job_runner.submit(_job_spec(context, validation, area.uuid, list(names)))
-        validation.job_id = job_id
-        transition_validation(validation, ValidationStatus.SCHEDULED)
+        job_id = context.job_runner.submit(_job_spec(context, waiting))
+        validations.mark_scheduled(waiting.validation, job_id)
+        image = waiting.validation.image
     logger.info(
-        "validation %s: job %s submitted (%s, %d files)", validation_id, job_id, validation.image, len(names)
+        "validation %s: job %s submitted (%s, %d files)", validation_id, job_id, image, len(waiting.names)
     )
     return job_id
 
 
-def _job_spec(context: ApiContext, validation: Validation, area_uuid: str, names: list[str]) -> JobSpec:
+def _job_spec(context: ApiContext, waiting: validations.ToSchedule) -> JobSpec:
     settings = context.settings
-    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    validation, area_uuid = waiting.validation, waiting.area_uuid
     environment = dict(validation.environment or {})
     environment.update(
+        callback_environment(settings, context.secret_key, "validation", area_uuid, str(validation.id)),
         UPLOAD_VALIDATION_ID=str(validation.id),
-        UPLOAD_CALLBACK_URL=f"{base}/v1/area/{area_uuid}/update_validation/{validation.id}",
-        UPLOAD_CALLBACK_TOKEN=job_token(context.secret_key, "validation", str(validation.id)),
         UPLOAD_VALIDATOR_TIMEOUT_SECONDS=str(settings.validator_timeout_seconds),
     )
     environment.update(store_access_environment(settings))
     store_url = context.store.url.rstrip("/")
     # Each name percent-encoded once: the harness decodes it exactly once.
-    urls = [f"{store_url}/{quote(f'{area_uuid}/{name}', safe='/')}" for name in names]
+    urls = [f"{store_url}/{quote(object_key(area_uuid, name), safe='/')}" for name in waiting.names]
     return JobSpec(
         name=f"validation-{validation.id}",
         image=validation.image,

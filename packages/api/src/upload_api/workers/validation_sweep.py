@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from upload_api.context import ApiContext
-from upload_api.services.validations import finish_validation
 from upload_common import messages
-from upload_common.domain.state_machines import transition_validation
+from upload_common.domain.validations import UNFINISHED, fail_validation
 from upload_common.errors import JobNotFoundError, UploadError
 from upload_common.jobs import JobState
 from upload_common.models import UploadArea, Validation, utcnow
@@ -43,15 +42,7 @@ def sweep(context: ApiContext, *, now: datetime | None = None) -> SweepReport:
         rows = session.execute(
             select(Validation, UploadArea.uuid)
             .join(UploadArea, Validation.area_id == UploadArea.id)
-            .where(
-                Validation.status.in_(
-                    [
-                        ValidationStatus.SCHEDULING_QUEUED,
-                        ValidationStatus.SCHEDULED,
-                        ValidationStatus.VALIDATING,
-                    ]
-                )
-            )
+            .where(Validation.status.in_(UNFINISHED))
             .where(Validation.updated_at < now - REPORT_GRACE)
             .with_for_update(of=Validation, skip_locked=True)
         ).all()
@@ -63,8 +54,7 @@ def sweep(context: ApiContext, *, now: datetime | None = None) -> SweepReport:
                 continue
             reason = _job_failure(context, validation)
             if reason is not None:
-                transition_validation(validation, ValidationStatus.FAILED, reason=reason)
-                finish_validation(session, validation, area_uuid, {"exception": reason})
+                fail_validation(session, validation, area_uuid, reason)
                 report.failed += 1
     for validation_id in requeue:
         context.queue("validation").send(messages.validation_scheduling(validation_id))

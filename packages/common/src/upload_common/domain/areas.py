@@ -1,0 +1,126 @@
+"""Upload areas: which exist, which accept files, which are still processed; their lifecycle.
+
+Three rules, each in one function:
+- an area *exists* until it is DELETED (`existing_area`): its files can be read;
+- an area is *writable* while UNLOCKED (`writable_area`): files may be added, credentials issued;
+- an area is *processed* while UNLOCKED or LOCKED (`processed_area`): its new versions are
+  checksummed; once its deletion is queued, events for it are ignored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from upload_common.domain.state_machines import transition_area
+from upload_common.domain.versions import mark_versions_deleted
+from upload_common.errors import AreaDeletedError, AreaLockedError, AreaNotFoundError, ConflictError
+from upload_common.models import UploadArea
+from upload_common.statuses import AreaStatus
+
+GONE = frozenset({AreaStatus.DELETED})
+BEING_DELETED = frozenset({AreaStatus.DELETION_QUEUED, AreaStatus.DELETING})
+PROCESSED = frozenset({AreaStatus.UNLOCKED, AreaStatus.LOCKED})
+
+
+def find_area(session: Session, area_uuid: str, *, for_update: bool = False) -> UploadArea | None:
+    """The area's row whatever its status, or None."""
+    query = select(UploadArea).where(UploadArea.uuid == area_uuid)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def existing_area(session: Session, area_uuid: str, *, for_update: bool = False) -> UploadArea:
+    """The area, unless it does not exist or was deleted (`AreaNotFoundError`)."""
+    area = find_area(session, area_uuid, for_update=for_update)
+    if area is None or area.status in GONE:
+        raise AreaNotFoundError(f"no upload area {area_uuid}")
+    return area
+
+
+def writable_area(session: Session, area_uuid: str, *, for_update: bool = False) -> UploadArea:
+    """The area, if files may be added to it now (`AreaLockedError`, `ConflictError` otherwise)."""
+    area = existing_area(session, area_uuid, for_update=for_update)
+    if area.status is AreaStatus.LOCKED:
+        raise AreaLockedError(
+            f"upload area {area_uuid} is locked" + (f": {area.lock_reason}" if area.lock_reason else "")
+        )
+    _refuse_if_being_deleted(area)
+    return area
+
+
+def processed_area(session: Session, area_uuid: str) -> UploadArea | None:
+    """The area, if its new file versions are still processed; None when unknown or being deleted."""
+    area = find_area(session, area_uuid)
+    return area if area is not None and area.status in PROCESSED else None
+
+
+def is_existing(session: Session, area_uuid: str) -> bool:
+    area = find_area(session, area_uuid)
+    return area is not None and area.status not in GONE
+
+
+def create_area(session: Session, area_uuid: str, *, bucket: str) -> UploadArea:
+    """Create the area, or return it if it exists (idempotent); a deleted area is never revived."""
+    area = find_area(session, area_uuid, for_update=True)
+    if area is None:
+        area = UploadArea(uuid=area_uuid, bucket=bucket, status=AreaStatus.UNLOCKED)
+        session.add(area)
+        session.flush()
+        return area
+    if area.status in GONE:
+        raise AreaDeletedError(f"upload area {area_uuid} was deleted and cannot be created again")
+    _refuse_if_being_deleted(area)
+    return area
+
+
+def set_lock(session: Session, area_uuid: str, *, locked: bool, reason: str | None = None) -> None:
+    """Lock the area against uploads (with an optional reason) or unlock it; repeating is a no-op."""
+    area = existing_area(session, area_uuid, for_update=True)
+    _refuse_if_being_deleted(area)
+    transition_area(area, AreaStatus.LOCKED if locked else AreaStatus.UNLOCKED, reason=reason)
+
+
+def queue_deletion(session: Session, area_uuid: str) -> AreaStatus:
+    """Mark the area DELETION_QUEUED (a DELETING area stays so: its deletion resumes); the caller then
+    sends the deletion message, also when asked again, so that a lost message is replaced."""
+    area = existing_area(session, area_uuid, for_update=True)
+    if area.status is not AreaStatus.DELETING:
+        transition_area(area, AreaStatus.DELETION_QUEUED)
+    return area.status
+
+
+def begin_deletion(session: Session, area_uuid: str) -> bool:
+    """Move a queued (or resumed) deletion to DELETING; False when there is nothing to delete (the
+    area is unknown, already deleted, or the message outlived the request that sent it)."""
+    area = find_area(session, area_uuid, for_update=True)
+    if area is None or area.status not in BEING_DELETED:
+        return False
+    transition_area(area, AreaStatus.DELETING)
+    return True
+
+
+def pause_deletion(session: Session, area_uuid: str) -> bool:
+    """Put a deletion that ran out of time back to DELETION_QUEUED; True when the caller must re-queue it."""
+    area = find_area(session, area_uuid, for_update=True)
+    if area is None or area.status is not AreaStatus.DELETING:
+        return False
+    transition_area(area, AreaStatus.DELETION_QUEUED)
+    return True
+
+
+def complete_deletion(session: Session, area_uuid: str) -> bool:
+    """Once no object of the area is left: the area and its file versions are DELETED (rows kept).
+    Returns whether the area is DELETED now."""
+    area = find_area(session, area_uuid, for_update=True)
+    if area is None or area.status is not AreaStatus.DELETING:
+        return area is not None and area.status is AreaStatus.DELETED
+    mark_versions_deleted(session, area.id)
+    transition_area(area, AreaStatus.DELETED)
+    return True
+
+
+def _refuse_if_being_deleted(area: UploadArea) -> None:
+    if area.status in BEING_DELETED:
+        raise ConflictError(f"upload area {area.uuid} is being deleted")

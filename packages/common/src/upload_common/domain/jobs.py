@@ -1,0 +1,55 @@
+"""What the service tells its jobs (checksum job, validation harness) and what they may report back."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from upload_common.callback_tokens import CallbackKind, job_token
+from upload_common.errors import InvalidInputError
+from upload_common.settings import Settings
+
+E = TypeVar("E", bound=StrEnum)
+
+_CALLBACK_PATHS: dict[CallbackKind, str] = {
+    "checksum": "update_checksum",
+    "validation": "update_validation",
+}
+
+
+def callback_base_url(settings: Settings) -> str:
+    """Where jobs call the API back: UPLOAD_PUBLIC_URL, or the local API's own address."""
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def callback_environment(
+    settings: Settings, secret_key: str, kind: CallbackKind, area_uuid: str, record_id: str
+) -> dict[str, str]:
+    """`UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_TOKEN` of the job that reports on one record."""
+    path = f"/v1/area/{area_uuid}/{_CALLBACK_PATHS[kind]}/{record_id}"
+    return {
+        "UPLOAD_CALLBACK_URL": callback_base_url(settings) + path,
+        "UPLOAD_CALLBACK_TOKEN": job_token(secret_key, kind, record_id),
+    }
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """One report a job sent about its record: `{status, job_id, payload}`."""
+
+    status: str
+    job_id: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+def reported_status(value: str, statuses: type[E], reportable: Collection[E]) -> E:
+    """The status a job reported, if it is one a job may report; else `InvalidInputError`."""
+    try:
+        status = statuses(value)
+    except ValueError:
+        raise InvalidInputError(f"unknown status {value!r}") from None
+    if status not in reportable:
+        raise InvalidInputError(f"a job cannot report {value}")
+    return status

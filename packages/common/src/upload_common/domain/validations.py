@@ -1,0 +1,187 @@
+"""Validations: recording one, reading the newest and the counts, applying the harness's reports and
+finishing (results kept, `file_validated` written once per file, FAILED ones too)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from upload_common.domain.jobs import JobReport, reported_status
+from upload_common.domain.outbox import notify_file_validated
+from upload_common.domain.state_machines import transition_validation
+from upload_common.errors import InvalidInputError, NotFoundError
+from upload_common.models import FileVersion, UploadArea, Validation, ValidationFile
+from upload_common.statuses import ValidationStatus
+
+ALWAYS_COUNTED = (ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING, ValidationStatus.VALIDATED)
+REPORTABLE = (ValidationStatus.VALIDATING, ValidationStatus.VALIDATED, ValidationStatus.FAILED)
+UNFINISHED = (ValidationStatus.SCHEDULING_QUEUED, ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING)
+RESERVED_ENVIRONMENT = ("UPLOAD_", "AWS_")  # the service's own variables: a caller cannot set them
+
+
+def check_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment for the validator, unless it names the service's own variables."""
+    reserved = sorted(name for name in environment if name.upper().startswith(RESERVED_ENVIRONMENT))
+    if reserved:
+        raise InvalidInputError(f"environment variables reserved for the service: {', '.join(reserved)}")
+    return dict(environment)
+
+
+def create_validation(
+    session: Session,
+    area: UploadArea,
+    versions: Sequence[FileVersion],
+    *,
+    image: str,
+    environment: Mapping[str, str],
+    original_validation_id: str | None,
+    max_bytes: int,
+) -> Validation:
+    """A SCHEDULING_QUEUED validation of these versions, in this order (the validator's argument order)."""
+    total = sum(version.size for version in versions)
+    if total >= max_bytes:
+        raise InvalidInputError(f"the files add up to {total} bytes; validation takes less than {max_bytes}")
+    validation = Validation(
+        id=uuid.uuid4(),
+        area_id=area.id,
+        status=ValidationStatus.SCHEDULING_QUEUED,
+        image=image,
+        environment=check_environment(environment),
+        original_validation_id=original_validation_id,
+    )
+    session.add(validation)
+    session.flush()
+    for position, version in enumerate(versions):
+        session.add(ValidationFile(validation_id=validation.id, file_id=version.id, position=position))
+    session.flush()
+    return validation
+
+
+def latest_validation(session: Session, area_id: int, name: str) -> Validation | None:
+    """The newest validation that included any version of the file."""
+    return session.scalars(
+        select(Validation)
+        .join(ValidationFile, ValidationFile.validation_id == Validation.id)
+        .join(FileVersion, ValidationFile.file_id == FileVersion.id)
+        .where(FileVersion.area_id == area_id, FileVersion.name == name)
+        .order_by(Validation.created_at.desc(), Validation.id.desc())
+        .limit(1)
+    ).first()
+
+
+def validation_counts(session: Session, area_id: int) -> dict[str, int]:
+    """Validations of the area by status; SCHEDULED, VALIDATING and VALIDATED always present."""
+    rows = session.execute(
+        select(Validation.status, func.count())
+        .where(Validation.area_id == area_id)
+        .group_by(Validation.status)
+    ).all()
+    counts = {status.value: 0 for status in ALWAYS_COUNTED}
+    counts.update({ValidationStatus(status).value: count for status, count in rows})
+    return counts
+
+
+def validated_names(session: Session, validation_id: uuid.UUID) -> list[str]:
+    """The names of the validation's files, in the order the validator receives them."""
+    return list(
+        session.scalars(
+            select(FileVersion.name)
+            .join(ValidationFile, ValidationFile.file_id == FileVersion.id)
+            .where(ValidationFile.validation_id == validation_id)
+            .order_by(ValidationFile.position)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ToSchedule:
+    """A validation waiting for its job (locked until the caller's transaction ends)."""
+
+    validation: Validation
+    area_uuid: str
+    names: list[str]
+
+
+def validation_to_schedule(session: Session, validation_id: str) -> ToSchedule | None:
+    """The validation, locked, if it still waits for its job; None when unknown or already scheduled
+    (a redelivered message then changes nothing)."""
+    row = session.execute(
+        select(Validation, UploadArea.uuid)
+        .join(UploadArea, Validation.area_id == UploadArea.id)
+        .where(Validation.id == uuid.UUID(validation_id))
+        .with_for_update(of=Validation)
+    ).one_or_none()
+    if row is None or row[0].status is not ValidationStatus.SCHEDULING_QUEUED:
+        return None
+    return ToSchedule(row[0], row[1], validated_names(session, row[0].id))
+
+
+def mark_scheduled(validation: Validation, job_id: str) -> None:
+    validation.job_id = job_id
+    transition_validation(validation, ValidationStatus.SCHEDULED)
+
+
+def apply_validation_report(session: Session, area_uuid: str, validation_id: str, report: JobReport) -> None:
+    """Apply one report of the harness; repeated reports change nothing, out-of-order ones raise
+    `IllegalTransitionError`, one about another area's validation `NotFoundError`."""
+    new_status = reported_status(report.status, ValidationStatus, REPORTABLE)
+    validation = _find_validation(session, area_uuid, validation_id)
+    if report.job_id and not validation.job_id:
+        validation.job_id = report.job_id
+    exception = report.payload.get("exception")
+    moved = transition_validation(
+        validation, new_status, reason=exception if isinstance(exception, str) else None
+    )
+    if moved and new_status is not ValidationStatus.VALIDATING:
+        finish_validation(session, validation, area_uuid, report.payload)
+
+
+def fail_validation(session: Session, validation: Validation, area_uuid: str, reason: str) -> None:
+    """End a validation whose job failed or vanished: FAILED with the reason, and ingest is told."""
+    if transition_validation(validation, ValidationStatus.FAILED, reason=reason):
+        finish_validation(session, validation, area_uuid, {"exception": reason})
+
+
+def finish_validation(
+    session: Session, validation: Validation, area_uuid: str, payload: Mapping[str, Any]
+) -> None:
+    """Keep the results and notify `file_validated` once per file, as the seed did (also when FAILED,
+    so that ingest is never left waiting)."""
+    files = session.scalars(
+        select(FileVersion)
+        .join(ValidationFile, ValidationFile.file_id == FileVersion.id)
+        .where(ValidationFile.validation_id == validation.id)
+        .order_by(ValidationFile.position)
+    ).all()
+    results = dict(payload)
+    # Ingest correlates retries with the first attempt's id (the seed's VALIDATION_ID semantics).
+    results["validation_id"] = validation.original_validation_id or str(validation.id)
+    results.setdefault("upload_area_id", area_uuid)
+    results.setdefault("names", [file.name for file in files])
+    if validation.status is ValidationStatus.FAILED:
+        results.setdefault("status", "failed")
+        results.setdefault("exception", validation.reason)
+    validation.results = results
+    for file in files:
+        notify_file_validated(session, file_id=file.id, validation_id=validation.id, results=results)
+
+
+def _find_validation(session: Session, area_uuid: str, validation_id: str) -> Validation:
+    try:
+        key = uuid.UUID(validation_id)
+    except ValueError:
+        raise NotFoundError(f"no validation {validation_id} in upload area {area_uuid}") from None
+    validation = session.scalars(
+        select(Validation)
+        .join(UploadArea, Validation.area_id == UploadArea.id)
+        .where(Validation.id == key, UploadArea.uuid == area_uuid)
+        .with_for_update(of=Validation)
+    ).one_or_none()
+    if validation is None:
+        raise NotFoundError(f"no validation {validation_id} in upload area {area_uuid}")
+    return validation
