@@ -1,0 +1,157 @@
+"""One function records checksums for every path; the claim decides who checksums a version.
+On PostgreSQL and SQLite (`db_session`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from support.factories import make_area, make_checksum, make_file
+from upload_common.callback_tokens import verify_job_token
+from upload_common.domain.checksum_results import (
+    apply_checksum_report,
+    record_checksum_result,
+    record_checksummed_upload,
+)
+from upload_common.domain.checksum_runs import Claim, Known, SeenObject, Skip, claim_checksum_run
+from upload_common.domain.jobs import JobReport, callback_environment
+from upload_common.errors import IllegalTransitionError, InvalidInputError, NotFoundError
+from upload_common.models import ChecksumRun, FileVersion, Notification
+from upload_common.settings import Settings
+from upload_common.statuses import AreaStatus, ChecksumStatus, FileOrigin, FileStatus
+from upload_common.storage import ObjectInfo
+
+CHECKSUMS = {"sha1": "a" * 40, "sha256": "b" * 64, "crc32c": "0000abcd", "s3_etag": "c" * 32}
+STALE = timedelta(minutes=5)
+
+
+def _info(etag: str, metadata: dict[str, str] | None = None) -> ObjectInfo:
+    return ObjectInfo(
+        key="ignored",
+        size=3,
+        etag=etag,
+        last_modified=datetime(2026, 1, 1, tzinfo=UTC),
+        content_type="text/plain; dcp-type=data",
+        metadata=metadata or {},
+    )
+
+
+def _notifications(session: Session, version: FileVersion) -> list[Notification]:
+    return list(session.scalars(select(Notification).where(Notification.file_id == version.id)))
+
+
+def test_recording_compares_declared_checksums_and_notifies_once(db_session: Session) -> None:
+    area = make_area(db_session)
+    version = make_file(db_session, area, client_checksums={"crc32c": "ffffffff"})
+    run = make_checksum(db_session, version, status=ChecksumStatus.CHECKSUMMING)
+
+    verdict = record_checksum_result(db_session, version, run, CHECKSUMS, url="file:///x")
+    again = record_checksum_result(db_session, version, run, CHECKSUMS, url="file:///x")
+
+    assert verdict.recorded
+    assert verdict.corrupt
+    assert verdict.mismatches == {"crc32c": "ffffffff"}
+    assert not again.recorded
+    assert version.status is FileStatus.CORRUPT
+    assert run.status is ChecksumStatus.CHECKSUMMED
+    [notification] = _notifications(db_session, version)
+    assert notification.payload["corrupt"] is True
+    assert notification.payload["checksums"] == CHECKSUMS
+    assert notification.payload["url"] == "file:///x"
+
+
+def test_an_api_upload_is_recorded_through_the_same_function(db_session: Session) -> None:
+    area = make_area(db_session)
+    info = _info(CHECKSUMS["s3_etag"], metadata={"crc32c": "0000abcd"})
+
+    version = record_checksummed_upload(db_session, area, "up.txt", info, CHECKSUMS, url="u")
+    again = record_checksummed_upload(db_session, area, "up.txt", info, CHECKSUMS, url="u")
+
+    assert again is version
+    assert version.origin is FileOrigin.API
+    assert version.status is FileStatus.CHECKSUMMED  # the declared crc32c agrees
+    runs = db_session.scalars(select(ChecksumRun).where(ChecksumRun.file_id == version.id)).all()
+    assert [r.status for r in runs] == [ChecksumStatus.CHECKSUMMED]
+    [notification] = _notifications(db_session, version)
+    assert notification.payload["corrupt"] is False
+    assert notification.payload["origin"] == "api"
+
+
+def test_a_job_report_moves_its_run_and_records_through_the_same_function(db_session: Session) -> None:
+    area = make_area(db_session)
+    version = make_file(db_session, area, client_checksums={"sha256": "b" * 64})
+    run = make_checksum(db_session, version, status=ChecksumStatus.SCHEDULED, job_id="job-1")
+
+    def url_of(v: FileVersion) -> str:
+        return f"s3://bucket/{area.uuid}/{v.name}"
+
+    apply_checksum_report(db_session, area.uuid, str(run.id), JobReport("CHECKSUMMING"), url_of=url_of)
+    assert run.status is ChecksumStatus.CHECKSUMMING
+    report = JobReport("CHECKSUMMED", "job-1", {"checksums": {k: v.upper() for k, v in CHECKSUMS.items()}})
+    apply_checksum_report(db_session, area.uuid, str(run.id), report, url_of=url_of)
+    apply_checksum_report(db_session, area.uuid, str(run.id), report, url_of=url_of)  # repeated: no-op
+
+    assert version.status is FileStatus.CHECKSUMMED
+    assert version.checksums == CHECKSUMS
+    assert len(_notifications(db_session, version)) == 1
+    with pytest.raises(IllegalTransitionError):
+        apply_checksum_report(db_session, area.uuid, str(run.id), JobReport("CHECKSUMMING"), url_of=url_of)
+    with pytest.raises(InvalidInputError, match="s3_etag"):
+        apply_checksum_report(
+            db_session,
+            area.uuid,
+            str(run.id),
+            JobReport("CHECKSUMMED", payload={"checksums": {**CHECKSUMS, "s3_etag": "nope"}}),
+            url_of=url_of,
+        )
+    with pytest.raises(NotFoundError):
+        apply_checksum_report(db_session, make_area(db_session).uuid, str(run.id), report, url_of=url_of)
+    with pytest.raises(InvalidInputError, match="cannot report"):
+        apply_checksum_report(db_session, area.uuid, str(run.id), JobReport("SCHEDULED"), url_of=url_of)
+
+
+def test_the_claim_decides_who_checksums_a_version(db_session: Session) -> None:
+    area = make_area(db_session)
+    stored = _info("d" * 32)
+    seen = SeenObject(area.uuid, "c.txt", stored.etag, stored)
+
+    claim = claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE)
+    assert isinstance(claim, Claim)
+    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) is Skip.IN_PROGRESS
+    # Its heartbeat goes stale: the run is taken over, not duplicated.
+    run = db_session.get(ChecksumRun, claim.run_id)
+    assert run is not None
+    run.updated_at = datetime.now(UTC) - 2 * STALE
+    db_session.flush()
+    taken = claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE)
+    assert isinstance(taken, Claim)
+    assert taken.run_id == claim.run_id
+
+    version = db_session.get(FileVersion, claim.version_id)
+    assert version is not None
+    record_checksum_result(db_session, version, run, CHECKSUMS, url="u")
+    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) == Known(CHECKSUMS)
+
+    older = SeenObject(area.uuid, "c.txt", "e" * 32, stored, event_size=9)
+    assert claim_checksum_run(db_session, older, for_job=False, stale_after=STALE) is Skip.ABORTED
+    area.status = AreaStatus.DELETING
+    db_session.flush()
+    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) is Skip.IGNORED
+
+
+def test_jobs_are_told_where_to_report_with_a_token_for_their_record_only() -> None:
+    settings = Settings(public_url="https://upload.example.org/", secret_key="k")  # type: ignore[arg-type]
+    environment = callback_environment(
+        settings, "k", "validation", "deadbeef-dead-dead-dead-000000000003", "v1"
+    )
+
+    assert environment["UPLOAD_CALLBACK_URL"] == (
+        "https://upload.example.org/v1/area/deadbeef-dead-dead-dead-000000000003/update_validation/v1"
+    )
+    assert verify_job_token("k", "validation", "v1", environment["UPLOAD_CALLBACK_TOKEN"])
+    assert not verify_job_token("k", "validation", "v2", environment["UPLOAD_CALLBACK_TOKEN"])
+    local = callback_environment(Settings(), "k", "checksum", "a", "r")  # no public URL: the local API
+    assert local["UPLOAD_CALLBACK_URL"].startswith("http://127.0.0.1:8080/v1/area/a/update_checksum/r")
