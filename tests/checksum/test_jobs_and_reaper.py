@@ -16,8 +16,9 @@ from checksum.test_worker import s3_event
 from support.callback_server import serve_callbacks
 from support.checksums import reference_checksums
 from upload_checksum import lambda_handlers as lambda_entry
+from upload_checksum.job_settings import ChecksumJobSettings
 from upload_checksum.reaper import reap
-from upload_checksum.run_job import JobEnvironment, key_of, run_checksum_job
+from upload_checksum.run_job import key_of, run_checksum_job
 from upload_checksum.worker import Outcome, handle_record
 from upload_common import messages
 from upload_common.callback_tokens import verify_job_token
@@ -28,6 +29,7 @@ from upload_common.jobs import JobState
 from upload_common.jobs.local import LocalJobRunner
 from upload_common.models import ChecksumRun, utcnow
 from upload_common.service_context import ServiceContext
+from upload_common.settings import load_settings
 from upload_common.statuses import ChecksumStatus
 
 
@@ -47,7 +49,7 @@ def wait_for(runner: LocalJobRunner, job_id: str) -> JobState:
 
 
 def test_files_above_the_inline_limit_go_to_a_job(
-    context: ServiceContext, area: str, upload: Upload, tmp_path: Path
+    context: ServiceContext, area: str, upload: Upload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context.job_runner = local_runner(
         tmp_path, 'echo "$UPLOAD_CHECKSUM_ID $UPLOAD_EXPECTED_ETAG $1 $2" > "$0.out"'
@@ -68,6 +70,11 @@ def test_files_above_the_inline_limit_go_to_a_job(
     assert verify_job_token("test-server-secret", "checksum", str(run.id), env["UPLOAD_CALLBACK_TOKEN"])
     assert env["UPLOAD_EXPECTED_ETAG"] == info.etag
     assert spec["argv"][-2:] == ["run", context.store.object_url(f"{area}/huge.bam")]
+    for name, value in env.items():  # the job reads what the submitter set
+        monkeypatch.setenv(name, value)
+    job = load_settings(ChecksumJobSettings)
+    assert (job.checksum_id, job.expected_etag) == (str(run.id), info.etag)
+    assert job.callback_token.get_secret_value() == env["UPLOAD_CALLBACK_TOKEN"]
 
 
 def test_small_files_stay_inline_even_with_a_runner(
@@ -84,10 +91,9 @@ def test_the_job_reports_progress_and_the_checksums(
     data = b"ACGT" * 300_000
     info = upload("huge.bam", data)
     with serve_callbacks() as server:
-        job = JobEnvironment("run-1", info.etag, f"{server.url_base}/cb", "tok", "job-7")
-        reporter = Reporter(job.callback_url, job.callback_token, job.job_id, retry_wait=0.01)
+        reporter = Reporter(f"{server.url_base}/cb", "tok", "job-7", retry_wait=0.01)
         status = run_checksum_job(
-            context.store.object_url(f"{area}/huge.bam"), job, context.settings, reporter
+            context.store.object_url(f"{area}/huge.bam"), info.etag, context.settings, reporter
         )
     assert status == "CHECKSUMMED"
     assert server.statuses() == ["CHECKSUMMING", "CHECKSUMMED"]
@@ -105,10 +111,9 @@ def test_the_job_aborts_when_the_object_changed(context: ServiceContext, area: s
     old = upload("f", b"one")
     upload("f", b"two!")
     with serve_callbacks() as server:
-        job = JobEnvironment("run-1", old.etag, f"{server.url_base}/cb", "tok", None)
-        reporter = Reporter(job.callback_url, job.callback_token, None, retry_wait=0.01)
+        reporter = Reporter(f"{server.url_base}/cb", "tok", None, retry_wait=0.01)
         assert (
-            run_checksum_job(context.store.object_url(f"{area}/f"), job, context.settings, reporter)
+            run_checksum_job(context.store.object_url(f"{area}/f"), old.etag, context.settings, reporter)
             == "ABORTED"
         )
     assert server.statuses() == ["CHECKSUMMING", "ABORTED"]
@@ -116,10 +121,9 @@ def test_the_job_aborts_when_the_object_changed(context: ServiceContext, area: s
 
 def test_the_job_fails_with_a_reason(context: ServiceContext, area: str) -> None:
     with serve_callbacks() as server:
-        job = JobEnvironment("run-1", "etag", f"{server.url_base}/cb", "tok", None)
-        reporter = Reporter(job.callback_url, job.callback_token, None, retry_wait=0.01)
+        reporter = Reporter(f"{server.url_base}/cb", "tok", None, retry_wait=0.01)
         # An object URL outside the configured store: nothing to read, a FAILED report says why.
-        assert run_checksum_job("s3://elsewhere/x", job, context.settings, reporter) == "FAILED"
+        assert run_checksum_job("s3://elsewhere/x", "etag", context.settings, reporter) == "FAILED"
     assert server.statuses() == ["FAILED"]
     assert "not an object of the store" in server.final().body["payload"]["reason"]
 

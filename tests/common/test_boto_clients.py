@@ -43,3 +43,13 @@ def test_region_defaults_when_none_is_configured(monkeypatch: pytest.MonkeyPatch
     assert boto_clients.client("sqs").meta.region_name == "us-east-1"
     monkeypatch.setenv("AWS_REGION", "eu-west-2")
     assert boto_clients.client("sqs").meta.region_name == "eu-west-2"
+
+
+def test_the_region_comes_with_the_settings_and_an_explicit_one_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    settings = Settings()
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")  # AWS_REGION beats AWS_DEFAULT_REGION
+    assert Settings().aws_region == "eu-west-2"
+    assert boto_clients.client("sts", settings).meta.region_name == "ap-south-1"
+    assert boto_clients.client("sts", settings, region_name="eu-north-1").meta.region_name == "eu-north-1"

@@ -58,7 +58,7 @@ def test_the_wiring_is_all_there() -> None:
 
 
 # Handlers are written as string literals (resource arguments or variable defaults).
-HANDLER = re.compile(r'"(upload_[a-z_]+\.aws\.[a-z_]+)"')
+HANDLER = re.compile(r'"(upload_[a-z_]+\.lambda_handlers\.[a-z_]+)"')
 
 
 def test_wired_handlers_are_functions_of_the_packages() -> None:

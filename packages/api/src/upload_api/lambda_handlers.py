@@ -6,6 +6,7 @@ Each builds its context once per Lambda container (on first call) and reuses it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache
 from typing import Any
@@ -71,10 +72,7 @@ class _EventRawPath:
 def deletion_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
     """SQS deletion queue → delete areas, re-queuing before the Lambda runs out of time."""
     context = _context()
-
-    def time_left() -> float:
-        return float(lambda_context.get_remaining_time_in_millis()) / 1000 - SAFETY_MARGIN_SECONDS
-
+    time_left = _time_left(lambda_context)
     return sqs_batch_response(event, lambda body: handle_deletion_message(context, body, time_left=time_left))
 
 
@@ -89,13 +87,19 @@ def dispatcher_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, 
         logger.info("UPLOAD_INGEST_URL is not set: notifications are kept PENDING, not sent")
         return DispatchReport(idle=True).as_dict()
 
+    with IngestSender.from_settings(context.settings) as sender:
+        report = dispatch_until_empty(context, sender=sender, time_left=_time_left(lambda_context))
+    logger.info("dispatch: %s", report.as_dict())
+    return report.as_dict()
+
+
+def _time_left(lambda_context: Any) -> Callable[[], float]:
+    """Seconds this invocation may still work: the Lambda's remaining time less SAFETY_MARGIN_SECONDS."""
+
     def time_left() -> float:
         return float(lambda_context.get_remaining_time_in_millis()) / 1000 - SAFETY_MARGIN_SECONDS
 
-    with IngestSender.from_settings(context.settings) as sender:
-        report = dispatch_until_empty(context, sender=sender, time_left=time_left)
-    logger.info("dispatch: %s", report.as_dict())
-    return report.as_dict()
+    return time_left
 
 
 def scheduler_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from upload_checksum.job_settings import ChecksumJobSettings
 from upload_checksum.reaper import reap
 from upload_checksum.run_job import main_run
 from upload_checksum.worker import handle_record
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         if args.command == "run":
-            return main_run(args.url)
+            return main_run(args.url, load_settings(ChecksumJobSettings))
         return _worker()
     except UploadError as exc:
         print(f"upload-checksum: {exc}", file=sys.stderr)  # noqa: T201 - a command's own error output

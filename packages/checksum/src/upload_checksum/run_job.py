@@ -5,55 +5,26 @@ with a reason; it never ends without a report unless the API cannot be reached a
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass
 
+from upload_checksum.job_settings import ChecksumJobSettings
 from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ProgressCallback, checksum_object
-from upload_common.errors import (
-    CallbackError,
-    ConfigurationError,
-    ContentChangedError,
-    InvalidInputError,
-    ObjectNotFoundError,
-)
+from upload_common.errors import CallbackError, ContentChangedError, InvalidInputError, ObjectNotFoundError
 from upload_common.job_reports import Reporter
-from upload_common.settings import Settings, load_settings
+from upload_common.settings import Settings
 from upload_common.storage import ObjectStore, open_store
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class JobEnvironment:
-    checksum_id: str
-    expected_etag: str
-    callback_url: str
-    callback_token: str
-    job_id: str | None
-
-    @classmethod
-    def from_environ(cls) -> JobEnvironment:
-        names = ("UPLOAD_CHECKSUM_ID", "UPLOAD_EXPECTED_ETAG", "UPLOAD_CALLBACK_URL", "UPLOAD_CALLBACK_TOKEN")
-        missing = [name for name in names if not os.environ.get(name)]
-        if missing:
-            raise ConfigurationError(f"the checksum job needs {', '.join(missing)}")
-        return cls(
-            checksum_id=os.environ["UPLOAD_CHECKSUM_ID"],
-            expected_etag=os.environ["UPLOAD_EXPECTED_ETAG"],
-            callback_url=os.environ["UPLOAD_CALLBACK_URL"],
-            callback_token=os.environ["UPLOAD_CALLBACK_TOKEN"],
-            job_id=os.environ.get("AWS_BATCH_JOB_ID") or os.environ.get("UPLOAD_JOB_ID"),
-        )
-
-
-def run_checksum_job(object_url: str, job: JobEnvironment, settings: Settings, reporter: Reporter) -> str:
-    """Checksum the object and report; returns the final status reported."""
+def run_checksum_job(object_url: str, expected_etag: str, settings: Settings, reporter: Reporter) -> str:
+    """Checksum the object (if it is still the version with `expected_etag`) and report; returns the final
+    status reported."""
     try:
         store = open_store(settings)
         key = key_of(store, object_url)
         reporter.report("CHECKSUMMING", {})
-        checksums = checksum_object(store, key, expected_etag=job.expected_etag, progress=_log_progress(key))
+        checksums = checksum_object(store, key, expected_etag=expected_etag, progress=_log_progress(key))
         write_checksum_tags(store, key, checksums, settings.checksum_tag_prefix)
     except (ContentChangedError, ObjectNotFoundError) as exc:
         reporter.report("ABORTED", {"reason": str(exc)})
@@ -76,12 +47,11 @@ def key_of(store: ObjectStore, object_url: str) -> str:
     return object_url[len(base) :]
 
 
-def main_run(object_url: str) -> int:
-    job = JobEnvironment.from_environ()
-    settings = load_settings(Settings)
-    reporter = Reporter(job.callback_url, job.callback_token, job.job_id)
-    status = run_checksum_job(object_url, job, settings, reporter)
-    logger.info("checksum job ended %s", status)
+def main_run(object_url: str, settings: ChecksumJobSettings) -> int:
+    """The job's process: checksum `object_url` and report; exit status 1 when the run FAILED."""
+    reporter = Reporter(settings.callback_url, settings.callback_token.get_secret_value(), settings.job_id)
+    status = run_checksum_job(object_url, settings.expected_etag, settings, reporter)
+    logger.info("checksum job of run %s ended %s", settings.checksum_id, status)
     return 0 if status != "FAILED" else 1
 
 

@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from upload_common.settings import Settings
+from upload_common.settings import Settings, load_settings
 
 DEFAULT_REGION = "us-east-1"
 
@@ -39,12 +38,9 @@ def client(service: str, settings: Settings | None = None, **kwargs: Any) -> Any
     if service == "s3" and settings is not None and settings.s3_endpoint_url and "endpoint_url" not in kwargs:
         kwargs["endpoint_url"] = settings.s3_endpoint_url
     kwargs.setdefault("config", client_config())
-    kwargs.setdefault("region_name", _region())
+    if "region_name" not in kwargs:
+        # An explicit AWS region wins; the default keeps a fresh machine (and emulators) working.
+        kwargs["region_name"] = (settings or load_settings(Settings)).aws_region or DEFAULT_REGION
     # A session of its own: boto3's default session is not safe to share between threads.
     session: Any = boto3.session.Session()
     return session.client(service, **kwargs)
-
-
-def _region() -> str:
-    # An explicit AWS region wins; the default keeps a fresh machine (and emulators) working.
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION

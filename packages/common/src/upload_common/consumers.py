@@ -25,6 +25,15 @@ RecordHandler = Callable[[str], object]  # its return value is ignored
 
 def process_message(queue: MessageQueue, message: Message, handle: RecordHandler) -> bool:
     """Handle one message and ack it unless it must be retried; True when it was acked."""
+    if not _handled(message, handle):
+        return False
+    queue.ack(message)
+    return True
+
+
+def _handled(message: Message, handle: RecordHandler) -> bool:
+    """The drop-or-retry rule: True when the message is done with (handled, or dropped because it can
+    never be processed), False when it must be delivered again."""
     try:
         handle(message.body)
     except InvalidInputError as exc:
@@ -34,7 +43,6 @@ def process_message(queue: MessageQueue, message: Message, handle: RecordHandler
             "message %s failed (delivery %d); it will be retried", message.message_id, message.receive_count
         )
         return False
-    queue.ack(message)
     return True
 
 
@@ -94,12 +102,18 @@ def sqs_batch_response(event: Mapping[str, Any], handle: RecordHandler) -> dict[
     """
     failures: list[dict[str, str]] = []
     for record in event.get("Records", []):
-        message_id = str(record.get("messageId", ""))
-        try:
-            handle(str(record.get("body", "")))
-        except InvalidInputError as exc:
-            logger.error("dropping message %s that cannot be processed: %s", message_id, exc)
-        except Exception:
-            logger.exception("message %s failed; it will be retried", message_id)
-            failures.append({"itemIdentifier": message_id})
+        message = _message_of(record)
+        if not _handled(message, handle):
+            failures.append({"itemIdentifier": message.message_id})
     return {"batchItemFailures": failures}
+
+
+def _message_of(record: Mapping[str, Any]) -> Message:
+    """The delivery an SQS event record describes (its receive count is 0 when the record lacks it)."""
+    count = str((record.get("attributes") or {}).get("ApproximateReceiveCount", ""))
+    return Message(
+        str(record.get("messageId", "")),
+        str(record.get("body", "")),
+        str(record.get("receiptHandle", "")),
+        int(count) if count.isdigit() else 0,
+    )

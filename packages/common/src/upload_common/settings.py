@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from upload_common.errors import ConfigurationError
@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="Where objects live: file:///path or s3://bucket.",
     )
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (emulators).")
+    # Not UPLOAD_-prefixed: the standard AWS variables (Lambda sets both; AWS_REGION wins).
+    aws_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="Region of every AWS client; unset: us-east-1 (SQS on AWS: the region in the URL).",
+    )
     queue_url: str = Field(default="db://", description="db:// or an SQS queue URL.")
     job_runner: Literal["local", "aws-batch"] = Field(default="local", description="Who runs jobs.")
     batch_job_queue: str | None = Field(default=None, description="AWS Batch job queue (name or ARN).")
