@@ -27,6 +27,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -113,12 +115,14 @@ class UploadArea(TimestampMixin, Base):
 
 
 class FileVersion(TimestampMixin, Base):
-    """One version of a file: (area, name, ETag). The newest version is the file's current state."""
+    """One version of a file: (area, name, ETag). Exactly one version of a stored file is `current`:
+    the one the store holds (decided in `upload_common.domain.versions`, never by arrival order)."""
 
     __tablename__ = "file"
     __table_args__ = (
         UniqueConstraint("area_id", "name", "etag"),
         Index("ix_file_area_id_name_id", "area_id", "name", "id"),
+        Index("ix_file_area_id_current_name", "area_id", "current", "name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +138,11 @@ class FileVersion(TimestampMixin, Base):
         _status(FileStatus, "file_status"), default=FileStatus.UPLOADED
     )
     origin: Mapped[FileOrigin] = mapped_column(_status(FileOrigin, "file_origin"), default=FileOrigin.STORE)
+    current: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The store's order of this version among the versions of its key (S3's event sequencer, left-padded;
+    # the local store's own counter), when known: a later version never loses to an earlier one.
+    store_order: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)  # why the version was REJECTED
 
     area: Mapped[UploadArea] = relationship(back_populates="files")
     checksum_runs: Mapped[list[ChecksumRun]] = relationship(back_populates="file", passive_deletes=True)
@@ -167,6 +176,7 @@ class Validation(TimestampMixin, Base):
     image_digest: Mapped[str | None] = mapped_column(String(255))
     environment: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     original_validation_id: Mapped[str | None] = mapped_column(String(64))
+    scheduling_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     results: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

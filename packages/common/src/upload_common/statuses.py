@@ -18,6 +18,7 @@ class FileStatus(enum.StrEnum):
     CHECKSUMMED = "CHECKSUMMED"
     CORRUPT = "CORRUPT"  # computed checksums disagree with the ones the client declared
     DELETED = "DELETED"  # the area was deleted; the row is kept
+    REJECTED = "REJECTED"  # stored under a name the service refuses (reason kept); never checksummed
 
 
 class ChecksumStatus(enum.StrEnum):

@@ -36,6 +36,8 @@ FILE_TRANSITIONS: Mapping[FileStatus, frozenset[FileStatus]] = {
     FileStatus.CHECKSUMMED: frozenset({FileStatus.DELETED}),
     FileStatus.CORRUPT: frozenset({FileStatus.DELETED}),
     FileStatus.DELETED: frozenset(),
+    # Recorded as REJECTED when first seen (its name is refused); only the area's deletion ends it.
+    FileStatus.REJECTED: frozenset({FileStatus.DELETED}),
 }
 
 CHECKSUM_TRANSITIONS: Mapping[ChecksumStatus, frozenset[ChecksumStatus]] = {
