@@ -3,7 +3,8 @@
 - AWS: dummy credentials and no metadata probing for every test (clients only ever reach moto).
 - PostgreSQL: one throwaway server per test session (or UPLOAD_TEST_DATABASE_URL), migrated once.
 - SQLite: one migrated database file per session.
-- `db_session` runs each test inside a transaction that is rolled back, on both databases.
+- `db_session` (both databases), `pg_session` and `pg_sessions` (PostgreSQL; a service context's
+  `sessions`) run each test inside a transaction that is rolled back: `support.rolled_back`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from support.moto_server import moto_thread
 from support.postgres import ThrowawayPostgres
+from support.rolled_back import rolled_back_sessions
 from upload_common.db import make_engine, upgrade
 
 _AWS_TEST_ENVIRONMENT = {
@@ -87,18 +89,6 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _rolled_back_session(engine: Engine) -> Iterator[Session]:
-    connection = engine.connect()
-    transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        session.close()
-        transaction.rollback()
-        connection.close()
-
-
 _ENGINE_FIXTURES = {"postgresql": "postgres_engine", "sqlite": "sqlite_engine"}
 
 
@@ -112,13 +102,22 @@ def any_engine(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture
 def db_session(any_engine: Engine) -> Iterator[Session]:
     """A session in a transaction rolled back after the test, on PostgreSQL and on SQLite."""
-    yield from _rolled_back_session(any_engine)
+    with rolled_back_sessions(any_engine) as sessions, sessions() as session:
+        yield session
 
 
 @pytest.fixture
-def pg_session(postgres_engine: Engine) -> Iterator[Session]:
+def pg_sessions(postgres_engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A service context's `sessions` on PostgreSQL: every write is rolled back after the test."""
+    with rolled_back_sessions(postgres_engine) as sessions:
+        yield sessions
+
+
+@pytest.fixture
+def pg_session(pg_sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session in a rolled-back transaction on PostgreSQL only."""
-    yield from _rolled_back_session(postgres_engine)
+    with pg_sessions() as session:
+        yield session
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from upload_api.app import create_app
@@ -33,7 +33,9 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def api_context(postgres_engine: Engine, tmp_path: Path, aws: None) -> Iterator[ApiContext]:
+def api_context(
+    postgres_engine: Engine, pg_sessions: sessionmaker[Session], tmp_path: Path, aws: None
+) -> ApiContext:
     settings = Settings(
         database_url=postgres_engine.url.render_as_string(hide_password=False),
         storage_url=f"file://{tmp_path / 'storage'}",
@@ -41,23 +43,15 @@ def api_context(postgres_engine: Engine, tmp_path: Path, aws: None) -> Iterator[
         api_keys=(API_KEY, "second-key"),  # type: ignore[arg-type]
         secret_key="test-server-secret",  # type: ignore[arg-type]
     )
-    connection = postgres_engine.connect()
-    transaction = connection.begin()
-    try:
-        yield ApiContext(
-            settings=settings,
-            engine=postgres_engine,
-            sessions=sessionmaker(
-                bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-            ),
-            store=LocalObjectStore(tmp_path / "storage"),
-            credential_issuer=None,
-            api_keys=(API_KEY.encode(), b"second-key"),
-            secret_key="test-server-secret",
-        )
-    finally:
-        transaction.rollback()
-        connection.close()
+    return ApiContext(
+        settings=settings,
+        engine=postgres_engine,
+        sessions=pg_sessions,
+        store=LocalObjectStore(tmp_path / "storage"),
+        credential_issuer=None,
+        api_keys=(API_KEY.encode(), b"second-key"),
+        secret_key="test-server-secret",
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from support.factories import make_area
 from upload_common import boto_clients
@@ -38,28 +38,22 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStor
 
 
 @pytest.fixture
-def context(postgres_engine: Engine, store: ObjectStore) -> Iterator[ServiceContext]:
+def context(
+    postgres_engine: Engine, pg_sessions: sessionmaker[Session], store: ObjectStore
+) -> ServiceContext:
     settings = Settings(
         database_url=postgres_engine.url.render_as_string(hide_password=False),
         storage_url=store.url,
         queue_url=QUEUE_PREFIX,
         secret_key="test-server-secret",  # type: ignore[arg-type]
     )
-    connection = postgres_engine.connect()
-    transaction = connection.begin()
-    try:
-        yield ServiceContext(
-            settings=settings,
-            engine=postgres_engine,
-            sessions=sessionmaker(
-                bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-            ),
-            store=store,
-            secret_key="test-server-secret",
-        )
-    finally:
-        transaction.rollback()
-        connection.close()
+    return ServiceContext(
+        settings=settings,
+        engine=postgres_engine,
+        sessions=pg_sessions,
+        store=store,
+        secret_key="test-server-secret",
+    )
 
 
 @pytest.fixture

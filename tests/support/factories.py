@@ -1,10 +1,16 @@
-"""Factories that build rows with sensible defaults; tests override only what they care about."""
+"""Factories that build rows with sensible defaults; tests override only what they care about.
+
+Each factory adds its row, flushes it (ids and defaults assigned, constraints checked) and reads it back
+from the database, so a test sees the row as production code would load it (pypi/warehouse's factories
+flush and expire; here the row is refreshed instead, so it stays readable after its session closes).
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from upload_common.models import (
@@ -22,6 +28,16 @@ from upload_common.statuses import (
     ValidationStatus,
 )
 
+Row = TypeVar("Row")
+
+
+def _persisted(session: Session, row: Row) -> Row:
+    """`row` added, flushed and read back from the database."""
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return row
+
 
 def make_area(session: Session, **fields: Any) -> UploadArea:
     values: dict[str, Any] = {
@@ -29,10 +45,7 @@ def make_area(session: Session, **fields: Any) -> UploadArea:
         "bucket": "test-bucket",
         "status": AreaStatus.UNLOCKED,
     }
-    area = UploadArea(**(values | fields))
-    session.add(area)
-    session.flush()
-    return area
+    return _persisted(session, UploadArea(**(values | fields)))
 
 
 def make_file(session: Session, area: UploadArea | None = None, **fields: Any) -> FileVersion:
@@ -43,19 +56,23 @@ def make_file(session: Session, area: UploadArea | None = None, **fields: Any) -
         "size": 3,
         "etag": uuid.uuid4().hex,
         "content_type": 'application/octet-stream; dcp-type="data"',
+        "current": True,  # the newest version made is the current one, unless the test says otherwise
     }
-    file = FileVersion(**(values | fields))
-    session.add(file)
-    session.flush()
-    return file
+    values |= fields
+    if values["current"]:  # at most one current version per file, as the domain keeps it
+        session.execute(
+            update(FileVersion)
+            .where(FileVersion.area_id == values["area_id"], FileVersion.name == values["name"])
+            .values(current=False)
+        )
+    return _persisted(session, FileVersion(**values))
 
 
 def make_checksum(session: Session, file: FileVersion | None = None, **fields: Any) -> ChecksumRun:
     file = file or make_file(session)
-    run = ChecksumRun(**({"file_id": file.id, "status": ChecksumStatus.SCHEDULED} | fields))
-    session.add(run)
-    session.flush()
-    return run
+    return _persisted(
+        session, ChecksumRun(**({"file_id": file.id, "status": ChecksumStatus.SCHEDULED} | fields))
+    )
 
 
 def make_validation(session: Session, files: list[FileVersion] | None = None, **fields: Any) -> Validation:
@@ -67,13 +84,8 @@ def make_validation(session: Session, files: list[FileVersion] | None = None, **
         "image": "dcp-upload/validator-json",
         "environment": {},
     }
-    validation = Validation(**(values | fields))
-    session.add(validation)
-    session.flush()
-    for position, file in enumerate(files):
-        session.add(ValidationFile(validation_id=validation.id, file_id=file.id, position=position))
-    session.flush()
-    return validation
+    rows = [ValidationFile(file_id=file.id, position=position) for position, file in enumerate(files)]
+    return _persisted(session, Validation(**(values | fields), files=rows))
 
 
 def make_notification(session: Session, **fields: Any) -> Notification:
@@ -82,7 +94,4 @@ def make_notification(session: Session, **fields: Any) -> Notification:
         "target": "/messaging/fileUploadInfo",
         "payload": {"upload_area_id": "x"},
     }
-    notification = Notification(**(values | fields))
-    session.add(notification)
-    session.flush()
-    return notification
+    return _persisted(session, Notification(**(values | fields)))
