@@ -1,8 +1,10 @@
-"""`update_checksum`: only the job holding the record's token may report, and reports are idempotent."""
+"""`update_checksum`: only the job holding the record's unexpired token may report, and reports are
+idempotent."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 
 import pytest
@@ -12,7 +14,7 @@ from starlette.testclient import TestClient
 from support.api_helpers import problem_of
 from support.factories import make_checksum, make_file
 from upload_api.context import ApiContext
-from upload_common.callback_tokens import job_token
+from upload_common.callback_tokens import CallbackKind, job_token
 from upload_common.models import ChecksumRun, FileVersion, Notification, UploadArea
 from upload_common.statuses import ChecksumStatus
 
@@ -22,6 +24,10 @@ CHECKSUMS = {
     "crc32c": "00000000",
     "s3_etag": hashlib.md5(b"x").hexdigest(),  # noqa: S324
 }
+
+
+def token_for(record: str, kind: CallbackKind = "checksum", *, expires_in: float = 3600) -> str:
+    return job_token("test-server-secret", kind, record, int(time.time() + expires_in))
 
 
 @pytest.fixture
@@ -48,15 +54,31 @@ def test_reports_without_the_record_token_are_refused(client: TestClient, run: t
     body = {"status": "CHECKSUMMING", "job_id": "j1"}
     assert report(client, area_uuid, record, None, body).status_code == 401
     assert report(client, area_uuid, record, "wrong", body).status_code == 401
-    other = job_token("test-server-secret", "checksum", str(uuid.uuid4()))
+    other = token_for(str(uuid.uuid4()))  # a valid token, for another record
     assert report(client, area_uuid, record, other, body).status_code == 401
-    validation_token = job_token("test-server-secret", "validation", record)
+    validation_token = token_for(record, "validation")
     assert report(client, area_uuid, record, validation_token, body).status_code == 401
+    problem_of(report(client, area_uuid, record, other, body))
+
+
+def test_an_expired_or_extended_token_is_refused(client: TestClient, run: tuple[str, str]) -> None:
+    area_uuid, record = run
+    body = {"status": "CHECKSUMMING", "job_id": "j1"}
+    expired = report(client, area_uuid, record, token_for(record, expires_in=-1), body)
+    assert expired.status_code == 401
+    assert "expired" in problem_of(expired)["detail"]
+    # Moving the expiry forward breaks the HMAC: refused as any forged token.
+    valid = token_for(record)
+    expiry, digest = valid.split(".")
+    extended = report(client, area_uuid, record, f"{int(expiry) + 86400}.{digest}", body)
+    assert extended.status_code == 401
+    assert "expired" not in problem_of(extended).get("detail", "")
+    assert report(client, area_uuid, record, valid, body).status_code == 204
 
 
 def test_job_progress_then_result(client: TestClient, run: tuple[str, str], api_context: ApiContext) -> None:
     area_uuid, record = run
-    token = job_token("test-server-secret", "checksum", record)
+    token = token_for(record)
     assert (
         report(client, area_uuid, record, token, {"status": "CHECKSUMMING", "job_id": "j1"}).status_code
         == 204
@@ -84,7 +106,7 @@ def test_mismatch_with_the_declared_crc32c_marks_the_version_corrupt(
     client: TestClient, run: tuple[str, str], api_context: ApiContext
 ) -> None:
     area_uuid, record = run
-    token = job_token("test-server-secret", "checksum", record)
+    token = token_for(record)
     body = {"status": "CHECKSUMMED", "payload": {"checksums": CHECKSUMS | {"crc32c": "deadbeef"}}}
     assert report(client, area_uuid, record, token, body).status_code == 204
     with api_context.sessions() as session:
@@ -100,7 +122,7 @@ def test_failed_job_records_the_reason(
     client: TestClient, run: tuple[str, str], api_context: ApiContext
 ) -> None:
     area_uuid, record = run
-    token = job_token("test-server-secret", "checksum", record)
+    token = token_for(record)
     body = {"status": "FAILED", "job_id": "j9", "payload": {"reason": "container killed: OOM"}}
     assert report(client, area_uuid, record, token, body).status_code == 204
     with api_context.sessions() as session:
@@ -122,7 +144,7 @@ def test_failed_job_records_the_reason(
 )
 def test_malformed_reports_are_400(client: TestClient, run: tuple[str, str], body: dict[str, object]) -> None:
     area_uuid, record = run
-    response = report(client, area_uuid, record, job_token("test-server-secret", "checksum", record), body)
+    response = report(client, area_uuid, record, token_for(record), body)
     assert response.status_code == 400
     problem_of(response)
 
@@ -133,5 +155,5 @@ def test_report_for_a_record_of_another_area_is_404(
     _, record = run
     other_area = str(uuid.uuid4())
     client.post(f"/v1/area/{other_area}", headers=auth)
-    token = job_token("test-server-secret", "checksum", record)
+    token = token_for(record)
     assert report(client, other_area, record, token, {"status": "CHECKSUMMING"}).status_code == 404

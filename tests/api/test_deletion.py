@@ -1,21 +1,33 @@
-"""The deletion worker: objects deleted in batches, resumable, idempotent; rows kept, marked DELETED."""
+"""The deletion worker: objects deleted in batches, resumable, idempotent; rows kept, marked DELETED.
+Deletion wins: objects that land while the area is deleted, or from a PUT that streamed meanwhile, are
+deleted too."""
 
 from __future__ import annotations
 
 import io
 import json
+import threading
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from support.api_helpers import drain
+from support.api_helpers import drain, problem_of
+from support.live_api import API_KEY as LIVE_API_KEY
+from support.live_api import live_context, scratch_database, serving
 from upload_api.context import ApiContext
 from upload_api.workers import deletion
 from upload_api.workers.deletion import delete_area, handle_deletion_message
 from upload_common import messages
 from upload_common.models import FileVersion, UploadArea
+from upload_common.storage import LocalObjectStore
+
+MIB = 1024 * 1024
 
 
 def _area_with_files(client: TestClient, auth: dict[str, str], api_context: ApiContext, count: int) -> str:
@@ -102,3 +114,103 @@ def test_stale_message_for_an_area_not_queued_is_ignored(
     handle_deletion_message(api_context, messages.area_deletion(str(uuid.uuid4())))  # unknown area
     assert _status(api_context, area_uuid) == "UNLOCKED"
     assert len(list(api_context.store.list(f"{area_uuid}/"))) == 3
+
+
+def test_objects_that_land_while_the_area_is_deleted_are_deleted_too(
+    client: TestClient, auth: dict[str, str], api_context: ApiContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    area_uuid = _area_with_files(client, auth, api_context, 9)
+    client.delete(f"/v1/area/{area_uuid}", headers=auth)
+    [body] = drain(api_context.queue("deletion"))
+    monkeypatch.setattr(deletion, "DELETE_BATCH", 4)
+    landed: list[str] = []
+
+    def time_left() -> float:  # called after each batch: another writer's object lands meanwhile
+        if len(landed) < 2:
+            landed.append(f"{area_uuid}/late-{len(landed)}.bin")
+            api_context.store.put(landed[-1], io.BytesIO(b"late"))
+        return 60.0
+
+    handle_deletion_message(api_context, body, time_left=time_left)
+    assert len(landed) == 2
+    assert list(api_context.store.list(f"{area_uuid}/")) == []
+    assert _status(api_context, area_uuid) == "DELETED"
+
+
+# -- a PUT racing the area's DELETE, on a real server ------------------------------------------------
+
+BODY_MIB = 48
+GATE_MIB = 36  # the server has read well past its first 8 MiB (the area check) when the client pauses
+
+
+@dataclass
+class LiveApi:
+    url: str
+    context: ApiContext
+
+
+@pytest.fixture
+def live_api(postgres_url: str, tmp_path: Path) -> Iterator[LiveApi]:
+    """The API under uvicorn on 127.0.0.1, on a database of its own (its requests commit)."""
+    with scratch_database(postgres_url) as url:
+        context = live_context(url, LocalObjectStore(tmp_path / "storage"))
+        with serving(context) as (host, port):
+            yield LiveApi(f"http://{host}:{port}", context)
+
+
+def _gated_body(paused: threading.Event, resume: threading.Event) -> Iterator[bytes]:
+    """BODY_MIB MiB that pause after GATE_MIB MiB until `resume`: the upload is mid-stream meanwhile."""
+    chunk = b"x" * MIB
+    for sent in range(BODY_MIB):
+        if sent == GATE_MIB:
+            paused.set()
+            assert resume.wait(timeout=120)
+        yield chunk
+
+
+@pytest.mark.parametrize(
+    ("deletion_ends_before_the_body", "expected"),
+    [(True, 404), (False, 409)],
+    ids=["area-deleted-while-streaming", "deletion-queued-while-streaming"],
+)
+def test_a_put_racing_the_delete_of_its_area_leaves_nothing_behind(
+    live_api: LiveApi, deletion_ends_before_the_body: bool, expected: int
+) -> None:
+    area_uuid = str(uuid.uuid4())
+    auth = {"Api-Key": LIVE_API_KEY}
+    with httpx.Client(base_url=live_api.url, timeout=120) as http:
+        assert http.post(f"/v1/area/{area_uuid}", headers=auth).status_code == 201
+        paused, resume = threading.Event(), threading.Event()
+        answers: list[httpx.Response] = []
+
+        def put() -> None:
+            answers.append(
+                http.put(
+                    f"/v1/area/{area_uuid}/big.bin",
+                    content=_gated_body(paused, resume),
+                    headers={
+                        **auth,
+                        "Content-Type": "application/octet-stream; dcp-type=data",
+                        "Content-Length": str(BODY_MIB * MIB),
+                    },
+                )
+            )
+
+        uploader = threading.Thread(target=put)
+        uploader.start()
+        try:
+            assert paused.wait(timeout=120)
+            assert http.delete(f"/v1/area/{area_uuid}", headers=auth).status_code == 202
+            [message] = drain(live_api.context.queue("deletion"))
+            if deletion_ends_before_the_body:
+                handle_deletion_message(live_api.context, message)
+        finally:
+            resume.set()
+            uploader.join(timeout=120)
+        [answer] = answers
+        assert answer.status_code == expected, answer.text
+        problem_of(answer)
+        if not deletion_ends_before_the_body:
+            handle_deletion_message(live_api.context, message)
+    assert list(live_api.context.store.list(f"{area_uuid}/")) == []
+    assert _status(live_api.context, area_uuid) == "DELETED"

@@ -88,14 +88,14 @@ def test_delivers_both_event_types_to_their_paths_signed_and_identified(
     sent_uploaded, sent_validated = by_id[str(uploaded.id)], by_id[str(validated.id)]
     assert sent_uploaded.path == "/messaging/fileUploadInfo"
     assert sent_uploaded.headers["x-upload-event"] == "file_uploaded"
-    assert sent_uploaded.json() == uploaded.payload
+    assert sent_uploaded.json() == uploaded.payload | {"event": "file_uploaded"}  # the event is signed too
     assert sent_validated.path == "/messaging/fileValidationResult"
     assert sent_validated.headers["x-upload-event"] == "file_validated"
-    assert sent_validated.json() == results
+    assert sent_validated.json() == results | {"event": "file_validated"}
     for request in (sent_uploaded, sent_validated):
         assert request.headers["content-type"] == "application/json"
-        assert request.headers["x-upload-signature"].startswith("sha256=")
-        assert ingest.signature_valid(request)
+        assert request.headers["webhook-signature"].startswith("v1,")
+        assert ingest.signature_valid(request)  # by the reference library
         assert "authorization" not in request.headers  # no JWT key configured
     for row in rows(context, [uploaded.id, validated.id]):
         assert row.status is NotificationStatus.DELIVERED

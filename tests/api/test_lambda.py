@@ -78,6 +78,45 @@ def test_api_gateway_event_keeps_an_encoded_slash_inside_the_name(lambda_context
     assert (info["name"], info["size"]) == ("dir/a b.json", 2)
 
 
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        ("data.bin", "application/octet-stream; dcp-type=data", b"x" * 10),
+        ("data.bin", "application/octet-stream; dcp-type=data", b"x" * 12),
+        ("validate", "application/json", b'{"validator_image": "i", "files": []}'),
+    ],
+    ids=["file-shorter", "file-longer", "json-longer"],
+)
+def test_a_body_whose_length_differs_from_its_content_length_is_refused(
+    lambda_context_of: ApiContext, path: str, content_type: str, body: bytes
+) -> None:
+    """API Gateway hands over the whole body; its declared Content-Length must still match it."""
+    area = str(uuid.uuid4())
+    headers = {"api-key": "test-api-key", "content-type": "application/octet-stream; dcp-type=data"}
+    lambda_entry.api_handler(
+        http_event("POST", f"/v1/area/{area}", f"/v1/area/{area}", headers), FakeLambdaContext()
+    )
+    put = lambda_entry.api_handler(
+        http_event("PUT", f"/v1/area/{area}/data.bin", f"/v1/area/{area}/data.bin", headers, b"good"),
+        FakeLambdaContext(),
+    )
+    assert put["statusCode"] == 201
+
+    declared = {**headers, "content-type": content_type, "content-length": "11"}
+    response = lambda_entry.api_handler(
+        http_event("PUT", f"/v1/area/{area}/{path}", f"/v1/area/{area}/{path}", declared, body),
+        FakeLambdaContext(),
+    )
+
+    assert response["statusCode"] == 400, response
+    problem = json.loads(
+        base64.b64decode(response["body"]) if response["isBase64Encoded"] else response["body"]
+    )
+    assert "Content-Length says 11" in problem["detail"]
+    with lambda_context_of.store.open(f"{area}/data.bin") as stream:
+        assert stream.read() == b"good"
+
+
 def test_deletion_batch_reports_only_the_failed_records(
     lambda_context_of: ApiContext, client: Any, auth: dict[str, str]
 ) -> None:

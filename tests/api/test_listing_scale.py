@@ -23,15 +23,15 @@ def test_hundred_thousand_files_page_by_page(
     client.post(f"/v1/area/{area_uuid}", headers=auth)
     with api_context.sessions.begin() as session:
         area_id = session.scalars(select(UploadArea.id).where(UploadArea.uuid == area_uuid)).one()
-        # Two versions of every 10th file: the listing must show only the newest.
+        # Two versions of every 10th file: the listing must show only the current one.
         session.execute(
             text(
-                "INSERT INTO file (area_id, name, size, etag, status, origin, created_at, updated_at) "
+                "INSERT INTO file (area_id, name, size, etag, status, origin, current, created_at, updated_at) "
                 "SELECT :area, 'dir/file-' || lpad(i::text, 6, '0'), i, md5(i::text), "
-                "'UPLOADED', 'store', now(), now() "
+                "'UPLOADED', 'store', i % 10 <> 0, now(), now() "
                 "FROM generate_series(1, :n) AS i "
                 "UNION ALL SELECT :area, 'dir/file-' || lpad(i::text, 6, '0'), i + 1, md5(i::text) || '-2', "
-                "'UPLOADED', 'store', now(), now() FROM generate_series(10, :n, 10) AS i"
+                "'UPLOADED', 'store', true, now(), now() FROM generate_series(10, :n, 10) AS i"
             ),
             {"area": area_id, "n": FILES},
         )

@@ -91,3 +91,22 @@ def test_a_missing_bucket_fails_with_the_reason(
     assert done.returncode == 0, done.stderr
     assert callback_server.statuses() == ["FAILED"]
     assert callback_server.final().body["payload"]["exception"] == f"no object '{AREA}/a.txt'"
+
+
+def test_a_seed_style_area_is_validated(
+    s3: Any, moto_endpoint: str, callback_server: CallbackServer, staging_dir: Path
+) -> None:
+    # An area id of letters and digits, as the API accepts (the seed's pattern), not only hex.
+    area = "abcdefgh-ijkl-mnop-qrst-uvwxyz012345"
+    s3.put_object(Bucket=BUCKET, Key=f"{area}/R1.fastq", Body=b"@r1\nACGT\n+\nIIII\n")
+    env = job_environment(
+        callback_server.callback_url(area=area), staging_dir, UPLOAD_S3_ENDPOINT_URL=moto_endpoint
+    )
+
+    done = run_harness("--validator", "upload-validator-fastq", s3_url(f"{area}/R1.fastq"), env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert callback_server.statuses() == ["VALIDATING", "VALIDATED"]
+    results = callback_server.final().body["payload"]
+    assert (results["upload_area_id"], results["names"], results["exit_code"]) == (area, ["R1.fastq"], 0)
+    assert list(staging_dir.iterdir()) == []

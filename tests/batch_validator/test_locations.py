@@ -20,6 +20,17 @@ def test_s3_names_are_decoded_exactly_once() -> None:
     assert location.key == f"{AREA}/dir/a b%25é.fastq.gz"
 
 
+@pytest.mark.parametrize(
+    "area", ["deadbeef-dead-dead-dead-171354000000", "abcdefgh-ijkl-mnop-qrst-uvwxyz012345"]
+)
+def test_seed_style_area_ids_are_areas_as_the_api_accepts_them(area: str) -> None:
+    # The API accepts these (the seed's pattern, `upload_common.area_ids`); the harness must too.
+    location = parse_location(f"s3://bucket/{area}/dir/R1.fastq")
+    assert (location.area, location.name, location.key) == (area, "dir/R1.fastq", f"{area}/dir/R1.fastq")
+    assert parse_location(f"file:///srv/store/{area}/R1.fastq").area == area
+    assert area_from_callback_url(f"http://127.0.0.1:8080/v1/area/{area}/update_validation/v-1") == area
+
+
 def test_file_urls_split_at_the_area_the_callback_names() -> None:
     url = f"file:///srv/{OTHER}/store/{AREA}/x/{OTHER}.txt"
     assert parse_location(url, area_hint=AREA).name == f"x/{OTHER}.txt"
@@ -33,6 +44,7 @@ def test_file_urls_split_at_the_area_the_callback_names() -> None:
         (f"s3://bucket/{AREA}/a/../../b", "must not have empty, '.' or '..' segments"),
         (f"s3://bucket/{AREA}/", f"'s3://bucket/{AREA}/' is not s3://<bucket>/<area uuid>/<name>"),
         ("s3://bucket/not-a-uuid/a.txt", "is not s3://<bucket>/<area uuid>/<name>"),
+        ("s3://bucket/abcdefgh-ijkl-mnop-qrst-uvwxyz01234_/a.txt", "is not s3://<bucket>/<area uuid>/<name>"),
         (f"s3://bucket/{AREA}/a?b", "a '?' or '#' in a name must be percent-encoded"),
         (f"file://host/{AREA}/a", "a file URL names a local path"),
         ("file:///no/area/here.txt", "is not file:///<store root>/<area uuid>/<name>"),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from upload_checksum.events import ObjectEvent, parse_events
+from upload_checksum.events import ObjectEvent, UnreadableRecord, parse_events
 from upload_common import messages
 from upload_common.errors import InvalidInputError
 
@@ -36,6 +36,7 @@ def test_every_object_created_event_is_read(name: str) -> None:
 def test_keys_are_decoded_exactly_once() -> None:
     # S3 form-encodes keys in events: '+' is a space, '%2B' a plus, '%252F' a literal '%2F'.
     [event] = parse_events(s3_event(("ObjectCreated:Put", f"{AREA}/dir/a+b%2Bc%252F%C3%BC.txt")))
+    assert isinstance(event, ObjectEvent)
     assert event.name == "dir/a b+c%2Fü.txt"
 
 
@@ -50,7 +51,7 @@ def test_several_records_in_one_message() -> None:
         ("ObjectRemoved:Delete", f"{AREA}/b"),
         ("ObjectCreated:Copy", f"{AREA}/c"),
     )
-    assert [event.name for event in parse_events(body)] == ["a", "c"]
+    assert [event.name for event in parse_events(body) if isinstance(event, ObjectEvent)] == ["a", "c"]
 
 
 def test_the_api_message() -> None:
@@ -65,11 +66,72 @@ def test_the_api_message() -> None:
         json.dumps({"something": "else"}),
         json.dumps({"type": "file_uploaded", "area_uuid": "bad", "name": "x"}),
         json.dumps({"type": "file_uploaded", "area_uuid": AREA, "name": ""}),
-        s3_event(("ObjectCreated:Put", "not-an-area/x")),
-        s3_event(("ObjectCreated:Put", f"{AREA}/")),
-        json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]}),
     ],
 )
 def test_malformed_messages_are_refused(body: str) -> None:
     with pytest.raises(InvalidInputError):
         parse_events(body)
+
+
+def test_each_record_stands_on_its_own() -> None:
+    body = json.dumps(
+        {
+            "Records": [
+                {"eventName": "ObjectCreated:Put", "s3": {}},
+                json.loads(s3_event(("ObjectCreated:Put", "not-an-area/x")))["Records"][0],
+                json.loads(s3_event(("ObjectCreated:Put", AREA)))["Records"][0],
+                json.loads(s3_event(("ObjectCreated:Put", f"{AREA}/good.txt")))["Records"][0],
+                {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": f"{AREA}/x", "size": "seven"}}},
+            ]
+        }
+    )
+    events = parse_events(body)
+    assert [type(event) for event in events] == [
+        UnreadableRecord,
+        UnreadableRecord,
+        UnreadableRecord,
+        ObjectEvent,
+        UnreadableRecord,
+    ]
+    assert events[3] == ObjectEvent(AREA, "good.txt", "0123456789abcdef0123456789abcdef", 7)
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        (f"{AREA}/", ""),
+        (f"{AREA}/folder/", "folder/"),
+        (f"{AREA}/a//b", "a//b"),
+        (f"{AREA}/a/../b", "a/../b"),
+    ],
+)
+def test_refused_names_are_events_that_say_why(key: str, name: str) -> None:
+    [event] = parse_events(s3_event(("ObjectCreated:Put", key)))
+    assert isinstance(event, ObjectEvent)
+    assert (event.area_uuid, event.name, event.etag, event.size) == (
+        AREA,
+        name,
+        "0123456789abcdef0123456789abcdef",
+        7,
+    )
+    assert event.refused is not None
+    assert "segments" in event.refused
+
+
+def test_sequencers_compare_after_left_padding() -> None:
+    def order(sequencer: object) -> str | None:
+        record = {
+            "eventName": "ObjectCreated:Put",
+            "s3": {"object": {"key": f"{AREA}/x", "sequencer": sequencer}},
+        }
+        [event] = parse_events(json.dumps({"Records": [record]}))
+        assert isinstance(event, ObjectEvent)
+        return event.store_order
+
+    earlier, later = order("5F"), order("0055b1a0c3")  # lexicographically "5F" > "0055…"
+    assert earlier is not None
+    assert later is not None
+    assert earlier < later
+    assert order("5f") == earlier  # case does not matter
+    assert order("not hex") is None  # unreadable: only the ordering help is lost
+    assert order(17) is None

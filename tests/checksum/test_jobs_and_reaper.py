@@ -4,7 +4,7 @@ hang; the Lambda handler reports only the failed records."""
 from __future__ import annotations
 
 import json
-import time
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,9 +15,11 @@ from checksum.conftest import Upload
 from checksum.test_worker import s3_event
 from support.callback_server import serve_callbacks
 from support.checksums import reference_checksums
+from support.jobs import DUMP_ENVIRONMENT, job_environment
+from support.waiting import wait_until
 from upload_checksum import lambda_handlers as lambda_entry
 from upload_checksum.job_settings import ChecksumJobSettings
-from upload_checksum.reaper import reap
+from upload_checksum.reaper import MAX_RUNS, reap
 from upload_checksum.run_job import key_of, run_checksum_job
 from upload_checksum.worker import Outcome, handle_record
 from upload_common import messages
@@ -27,7 +29,7 @@ from upload_common.errors import InvalidInputError
 from upload_common.job_reports import Reporter
 from upload_common.jobs import JobState
 from upload_common.jobs.local import LocalJobRunner
-from upload_common.models import ChecksumRun, utcnow
+from upload_common.models import ChecksumRun, FileVersion, Notification, utcnow
 from upload_common.service_context import ServiceContext
 from upload_common.settings import load_settings
 from upload_common.statuses import ChecksumStatus
@@ -40,20 +42,16 @@ def local_runner(tmp_path: Path, command: str) -> LocalJobRunner:
 
 
 def wait_for(runner: LocalJobRunner, job_id: str) -> JobState:
-    for _ in range(200):
-        state = runner.describe(job_id).state
-        if state in (JobState.SUCCEEDED, JobState.FAILED):
-            return state
-        time.sleep(0.05)
-    raise AssertionError("job did not end")
+    status = wait_until(
+        lambda: (found := runner.describe(job_id)).state.final and found, what=f"job {job_id} to end"
+    )
+    return status.state
 
 
 def test_files_above_the_inline_limit_go_to_a_job(
     context: ServiceContext, area: str, upload: Upload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    context.job_runner = local_runner(
-        tmp_path, 'echo "$UPLOAD_CHECKSUM_ID $UPLOAD_EXPECTED_ETAG $1 $2" > "$0.out"'
-    )
+    context.job_runner = runner = local_runner(tmp_path, DUMP_ENVIRONMENT)
     info = upload("huge.bam", b"x" * 2048)
     assert handle_record(context, s3_event(area, "huge.bam"), inline_max_bytes=1024) == [
         Outcome.JOB_SUBMITTED
@@ -65,7 +63,7 @@ def test_files_above_the_inline_limit_go_to_a_job(
     # A redelivered event leaves the scheduled job alone.
     assert handle_record(context, s3_event(area, "huge.bam"), inline_max_bytes=1024) == [Outcome.IN_PROGRESS]
     spec = json.loads((tmp_path / "jobs" / run.job_id / "spec.json").read_text())
-    env = spec["environment"]
+    env = job_environment(runner, run.job_id)
     assert env["UPLOAD_CALLBACK_URL"].endswith(f"/v1/area/{area}/update_checksum/{run.id}")
     assert verify_job_token("test-server-secret", "checksum", str(run.id), env["UPLOAD_CALLBACK_TOKEN"])
     assert env["UPLOAD_EXPECTED_ETAG"] == info.etag
@@ -173,6 +171,87 @@ def test_reaper_fails_a_run_whose_job_failed(
         assert run.status is ChecksumStatus.FAILED
         assert run.reason is not None
         assert f"job {job_id} failed" in run.reason
+    [note] = file_uploaded_notes(context)  # the version gave up: ingest is told why
+    assert (note.payload["status"], note.payload["reason"]) == ("FAILED", run.reason)
+    assert (note.payload["name"], note.payload["checksums"]) == ("huge.bam", None)
+    assert note.payload["url"] == context.store.object_url(f"{area}/huge.bam")
+    reap(context, now=utcnow() + timedelta(hours=1))
+    assert len(file_uploaded_notes(context)) == 1  # once per version
+
+
+def file_uploaded_notes(context: ServiceContext) -> list[Notification]:
+    with context.sessions() as session:
+        return list(
+            session.scalars(select(Notification).where(Notification.event_type == "file_uploaded")).all()
+        )
+
+
+def age_runs(context: ServiceContext, by: timedelta, *, created: bool = False) -> None:
+    """As if the runs' last heartbeat (and, with `created`, their creation) were `by` ago."""
+    then = utcnow() - by
+    with context.sessions.begin() as session:
+        session.execute(
+            update(ChecksumRun).values(updated_at=then, **({"created_at": then} if created else {}))
+        )
+
+
+def test_reaper_gives_up_a_run_that_stalled_for_hours_and_tells_ingest(
+    context: ServiceContext, area: str, upload: Upload
+) -> None:
+    upload("f", b"data")
+    handle_record(context, s3_event(area, "f"))
+    with context.sessions.begin() as session:  # the run stalled mid-way, and has done so for hours
+        session.execute(update(ChecksumRun).values(status="CHECKSUMMING"))
+        session.execute(update(FileVersion).values(status="UPLOADED", checksums=None))
+        session.execute(update(Notification).values(event_type="file_validated"))  # forget the first
+    age_runs(context, timedelta(hours=7), created=True)
+
+    assert (reap(context).failed, reap(context).failed) == (1, 0)
+
+    [note] = file_uploaded_notes(context)
+    assert (note.payload["status"], note.payload["reason"]) == (
+        "FAILED",
+        "checksumming stalled repeatedly; gave up",
+    )
+
+
+def test_a_vanished_job_gets_new_runs_then_the_version_gives_up(
+    context: ServiceContext, area: str, upload: Upload, tmp_path: Path
+) -> None:
+    context.job_runner = runner = local_runner(tmp_path, "true")
+    upload("huge.bam", b"x" * 2048)
+    body = s3_event(area, "huge.bam")
+    for run_number in range(1, MAX_RUNS + 1):
+        assert handle_record(context, body, inline_max_bytes=1024) == [Outcome.JOB_SUBMITTED]
+        with context.sessions() as session:
+            job_id = session.scalars(
+                select(ChecksumRun.job_id).where(ChecksumRun.status == ChecksumStatus.SCHEDULED)
+            ).one()
+        assert job_id is not None
+        wait_for(runner, job_id)
+        shutil.rmtree(runner.state_dir / job_id)  # the runner forgets the job (Batch does, after a while)
+        age_runs(context, timedelta(minutes=10))
+
+        report = reap(context)
+
+        if run_number < MAX_RUNS:  # queued again for a new run, ingest not told yet
+            assert (report.requeued, report.failed) == (1, 1)
+            assert file_uploaded_notes(context) == []
+            [message] = context.queue("checksum").receive(max_messages=10)
+            context.queue("checksum").ack(message)
+            body = message.body
+        else:
+            assert (report.requeued, report.failed) == (0, 1)
+            assert context.queue("checksum").receive(max_messages=10) == []
+    with context.sessions() as session:
+        runs = session.scalars(select(ChecksumRun).order_by(ChecksumRun.created_at)).all()
+        assert [run.status for run in runs] == [ChecksumStatus.FAILED] * MAX_RUNS
+        assert all("vanished" in (run.reason or "") for run in runs)
+        assert "gets another run" in (runs[0].reason or "")
+    [note] = file_uploaded_notes(context)
+    assert note.payload["status"] == "FAILED"
+    assert f"job {runs[-1].job_id} vanished" in note.payload["reason"]
+    assert reap(context).failed == 0  # nothing left to reap: no warning every minute
 
 
 def test_lambda_handler_reports_only_failed_records(

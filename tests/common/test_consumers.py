@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 
 import pytest
 from sqlalchemy import Engine
 
-from upload_common.consumers import process_message, sqs_batch_response
+from upload_common.consumers import every, process_message, run_consumer, sqs_batch_response
 from upload_common.errors import InvalidInputError
 from upload_common.queues.database import DatabaseQueue
 
@@ -49,3 +50,39 @@ def test_the_lambda_handler_reports_only_the_failures_for_retry(caplog: pytest.L
     messages = [record.getMessage() for record in caplog.records]
     assert any(m.startswith("dropping message 2 ") for m in messages)
     assert any("message 3 failed (delivery 4); it will be retried" in m for m in messages)
+
+
+def test_an_idle_task_that_raises_does_not_stop_the_loop(
+    sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = DatabaseQueue(sqlite_engine, f"test-{uuid.uuid4().hex}", visibility_timeout=30)
+    failed, ran_again, handled, stop = (threading.Event() for _ in range(4))
+
+    def reap() -> None:  # a periodic task that fails once, as a reaper might when the database blips
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("the database is down")
+        ran_again.set()
+
+    def handle_after(body: str) -> None:
+        assert body == "after the failure"
+        handled.set()
+
+    loop = threading.Thread(
+        target=run_consumer,
+        args=(queue, handle_after, stop),
+        kwargs={"wait_seconds": 0.05, "on_idle": every(0, reap)},
+    )
+    with caplog.at_level(logging.ERROR, logger="upload_common.consumers"):
+        loop.start()
+        try:
+            assert failed.wait(60), "the idle task never ran"
+            queue.send("after the failure")
+            assert handled.wait(60), "the loop stopped consuming after its idle task failed"
+            assert ran_again.wait(60), "the idle task never ran again"
+        finally:
+            stop.set()
+            loop.join(60)
+    assert not loop.is_alive()
+    [record] = [r for r in caplog.records if "the idle task failed" in r.getMessage()]
+    assert record.exc_info is not None  # logged with its traceback

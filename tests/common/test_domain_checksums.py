@@ -16,13 +16,22 @@ from upload_common.domain.checksum_results import (
     record_checksum_result,
     record_checksummed_upload,
 )
-from upload_common.domain.checksum_runs import Claim, Known, SeenObject, Skip, claim_checksum_run
+from upload_common.domain.checksum_runs import (
+    Claim,
+    Known,
+    RefusedObject,
+    SeenObject,
+    Skip,
+    claim_checksum_run,
+    record_refused_object,
+)
 from upload_common.domain.jobs import JobReport, callback_environment
 from upload_common.errors import IllegalTransitionError, InvalidInputError, NotFoundError
 from upload_common.models import ChecksumRun, FileVersion, Notification
 from upload_common.settings import Settings
 from upload_common.statuses import AreaStatus, ChecksumStatus, FileOrigin, FileStatus
 from upload_common.storage import ObjectInfo
+from upload_common.storage.base import store_order
 
 CHECKSUMS = {"sha1": "a" * 40, "sha256": "b" * 64, "crc32c": "0000abcd", "s3_etag": "c" * 32}
 STALE = timedelta(minutes=5)
@@ -139,13 +148,57 @@ def test_the_claim_decides_who_checksums_a_version(db_session: Session) -> None:
     assert claim_checksum_run(db_session, older, for_job=False, stale_after=STALE) is Skip.ABORTED
     area.status = AreaStatus.DELETING
     db_session.flush()
-    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) is Skip.IGNORED
+    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) is Skip.REMOVE
+
+
+@pytest.mark.parametrize("status", [AreaStatus.DELETION_QUEUED, AreaStatus.DELETING, AreaStatus.DELETED])
+def test_deletion_wins_over_objects_that_reach_an_area_being_deleted(
+    db_session: Session, status: AreaStatus
+) -> None:
+    area = make_area(db_session, status=status)
+    late = _info("f" * 32)
+    seen = SeenObject(area.uuid, "late.bin", late.etag, late, event_size=3)
+
+    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) is Skip.REMOVE
+    assert claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE) is Skip.REMOVE  # again
+    [version] = db_session.scalars(select(FileVersion).where(FileVersion.area_id == area.id)).all()
+    assert (version.status, version.current, version.etag) == (FileStatus.DELETED, False, "f" * 32)
+    assert version.reason is not None
+    assert "deletion began" in version.reason
+    assert db_session.scalars(select(ChecksumRun)).all() == []
+    assert _notifications(db_session, version) == []
+
+
+def test_an_object_under_a_refused_name_is_recorded_rejected_and_notified_once(db_session: Session) -> None:
+    area = make_area(db_session)
+    refused = RefusedObject(area.uuid, "folder/", "a" * 32, 0, "empty segment", store_order("5F"))
+
+    assert record_refused_object(db_session, refused, url="s3://b/k") is Skip.REJECTED
+    assert record_refused_object(db_session, refused, url="s3://b/k") is Skip.ALREADY_DONE  # redelivered
+
+    [version] = db_session.scalars(select(FileVersion).where(FileVersion.area_id == area.id)).all()
+    assert (version.name, version.status, version.reason, version.current) == (
+        "folder/",
+        FileStatus.REJECTED,
+        "empty segment",
+        False,
+    )
+    [notification] = _notifications(db_session, version)
+    assert notification.payload["status"] == "REJECTED"
+    assert notification.payload["reason"] == "empty segment"
+    assert (notification.payload["name"], notification.payload["url"]) == ("folder/", "s3://b/k")
+    assert notification.payload["checksums"] is None
+    unknown = RefusedObject("deadbeef-dead-dead-dead-00000000000a", "a//b", "b" * 32, 1, "empty segment")
+    assert record_refused_object(db_session, unknown, url="u") is Skip.IGNORED
+    area.status = AreaStatus.DELETING
+    again = RefusedObject(area.uuid, "a//b", "c" * 32, 1, "empty segment")
+    assert record_refused_object(db_session, again, url="u") is Skip.REMOVE
 
 
 def test_jobs_are_told_where_to_report_with_a_token_for_their_record_only() -> None:
     settings = Settings(public_url="https://upload.example.org/", secret_key="k")  # type: ignore[arg-type]
     environment = callback_environment(
-        settings, "k", "validation", "deadbeef-dead-dead-dead-000000000003", "v1"
+        settings, "k", "validation", "deadbeef-dead-dead-dead-000000000003", "v1", job_timeout_seconds=60
     )
 
     assert environment["UPLOAD_CALLBACK_URL"] == (
@@ -153,5 +206,22 @@ def test_jobs_are_told_where_to_report_with_a_token_for_their_record_only() -> N
     )
     assert verify_job_token("k", "validation", "v1", environment["UPLOAD_CALLBACK_TOKEN"])
     assert not verify_job_token("k", "validation", "v2", environment["UPLOAD_CALLBACK_TOKEN"])
-    local = callback_environment(Settings(), "k", "checksum", "a", "r")  # no public URL: the local API
+    # No public URL: the local API.
+    local = callback_environment(Settings(), "k", "checksum", "a", "r", job_timeout_seconds=60)
     assert local["UPLOAD_CALLBACK_URL"].startswith("http://127.0.0.1:8080/v1/area/a/update_checksum/r")
+
+
+def test_a_job_that_reports_failed_ends_its_version_and_ingest_hears_once(db_session: Session) -> None:
+    area = make_area(db_session)
+    version = make_file(db_session, area)
+    run = make_checksum(db_session, version, status=ChecksumStatus.CHECKSUMMING, job_id="job-9")
+    failed = JobReport("FAILED", "job-9", {"reason": "out of memory"})
+
+    apply_checksum_report(db_session, area.uuid, str(run.id), failed, url_of=lambda v: "u")
+    apply_checksum_report(db_session, area.uuid, str(run.id), failed, url_of=lambda v: "u")  # repeated
+
+    assert run.status is ChecksumStatus.FAILED
+    assert run.reason == "out of memory"
+    [notification] = _notifications(db_session, version)
+    assert (notification.payload["status"], notification.payload["reason"]) == ("FAILED", "out of memory")
+    assert notification.payload["checksums"] is None

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from support.moto_batch import BATCH_CONFIG, JOB_QUEUE, REGION, MotoBatch
 from upload_common import boto_clients
-from upload_common.errors import JobRunnerError
+from upload_common.errors import JobRefusedError, JobRunnerError
 from upload_common.jobs import JobSpec, JobState
 from upload_common.jobs.batch import BatchJobRunner, job_name
 
@@ -127,15 +127,17 @@ def test_endless_throttling_becomes_a_job_runner_error(batch: MotoBatch) -> None
         client, JOB_QUEUE, batch.role_arn, "upload-test", max_attempts=3, max_wait_seconds=0.05
     )
 
-    with pytest.raises(JobRunnerError, match="DescribeJobs: TooManyRequestsException"):
+    with pytest.raises(JobRunnerError, match="DescribeJobs: TooManyRequestsException") as raised:
         runner.describe("0f5c7a3e-0000-4000-8000-000000000000")
     assert len(throttled) == 3
+    assert not isinstance(raised.value, JobRefusedError)  # it may pass: callers try again later
 
 
 def test_provider_errors_become_job_runner_errors(batch: MotoBatch) -> None:
     runner = BatchJobRunner(batch.client, "no-such-queue", batch.role_arn, "upload-test")
 
-    with pytest.raises(JobRunnerError, match="AWS Batch SubmitJob"):
+    # A request Batch calls invalid (ClientException) fails the same way every time: refused.
+    with pytest.raises(JobRefusedError, match="AWS Batch SubmitJob: ClientException"):
         runner.submit(JobSpec("q", IMAGE, []))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -19,7 +21,7 @@ from upload_common.errors import JobNotFoundError, JobRunnerError
 from upload_common.jobs import JobSpec, JobState, JobStatus
 from upload_common.jobs.jobdir import JobDir
 from upload_common.jobs.local import LocalJobRunner
-from upload_common.jobs.sandbox import find_bwrap
+from upload_common.jobs.sandbox import descendants, find_bwrap
 
 PY = "python:local"
 SH = "shell:local"
@@ -269,3 +271,76 @@ def test_sandboxed_job_sees_no_other_jobs_state(tmp_path: Path) -> None:
 
     assert seen == [job_id]  # its own directory, which holds only the work dir's mount point
     assert "spec.json" in own
+
+
+def test_a_jobs_secrets_reach_no_file_and_no_command_line(
+    runner: LocalJobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, service_secret = f"tok-{secrets.token_hex(16)}", f"svc-{secrets.token_hex(16)}"
+    monkeypatch.setenv("UPLOAD_SECRET_KEY", service_secret)  # the service's own secret
+    digest = hashlib.sha256(token.encode()).hexdigest()  # the job proves it got the token by its digest
+    script = (
+        "import hashlib, os, pathlib, sys, time\n"
+        "while not pathlib.Path('release').exists(): time.sleep(0.02)\n"
+        f"sys.exit(hashlib.sha256(os.environ['UPLOAD_CALLBACK_TOKEN'].encode()).hexdigest() != {digest!r})\n"
+    )
+    job_id = runner.submit(JobSpec("s", PY, [script], environment={"UPLOAD_CALLBACK_TOKEN": token}))
+    job = JobDir(runner.state_dir / job_id)
+    _until(lambda: runner.describe(job_id).state is JobState.RUNNING)
+    supervisor = job.supervisor_pid()
+    assert supervisor is not None
+    running = [supervisor, *descendants(supervisor)]
+    command_lines = b"".join(_proc(pid, "cmdline") for pid in running)
+    supervisor_environment = _proc(supervisor, "environ")
+    files_while_running = _contents(job.path)
+    (job.work / "release").touch(mode=0o600)
+
+    assert _final(runner, job_id).state is JobState.SUCCEEDED  # the job did get its token
+    for contents in (files_while_running, _contents(job.path)):
+        assert token.encode() not in contents
+    assert _modes(runner.state_dir) == {0o700: "dirs", 0o600: "files"}
+    assert len(running) >= 2  # the supervisor and the job (and bwrap)
+    assert token.encode() not in command_lines
+    assert supervisor_environment  # it was read: the supervisor does not hold the service's secrets
+    assert service_secret.encode() not in supervisor_environment
+
+
+def test_start_up_makes_old_job_files_private_and_drops_their_environment(tmp_path: Path) -> None:
+    # What earlier versions left: world-readable files, the environment (secrets) in spec.json, and a
+    # half-written spec of a submitter that crashed (pid 4194305 is above Linux's highest pid).
+    state_dir, token = tmp_path / "jobs", f"tok-{secrets.token_hex(16)}"
+    job = state_dir / ("0" * 32)
+    (job / "work").mkdir(parents=True)
+    spec = {"name": "old", "argv": ["true"], "environment": {"UPLOAD_CALLBACK_TOKEN": token}}
+    (job / "spec.json").write_text(json.dumps(spec))
+    (job / ".spec.json.4194305.tmp").write_text(json.dumps(spec))
+    (job / "status.json").write_text(json.dumps({"state": "SUCCEEDED", "exit_code": 0}))
+    (job / "stdout.log").write_text("done\n")
+    for path in (state_dir, job, job / "work", *job.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+    runner = LocalJobRunner(state_dir, IMAGES, sandbox=False)
+
+    assert token.encode() not in _contents(state_dir)
+    assert json.loads((job / "spec.json").read_text()) == {"name": "old", "argv": ["true"]}
+    assert _modes(state_dir) == {0o700: "dirs", 0o600: "files"}
+    assert runner.describe(job.name) == JobStatus(job.name, JobState.SUCCEEDED, None, 0)
+
+
+def _proc(pid: int, name: str) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / name).read_bytes()
+    except OSError:
+        return b""
+
+
+def _contents(root: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file())
+
+
+def _modes(root: Path) -> dict[int, str]:
+    """The permission bits found under `root` (itself included), by kind."""
+    found: dict[int, str] = {}
+    for path in [root, *root.rglob("*")]:
+        found[path.stat().st_mode & 0o777] = "dirs" if path.is_dir() else "files"
+    return found

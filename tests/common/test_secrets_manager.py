@@ -89,3 +89,22 @@ def test_a_missing_secret_names_the_variable(secrets: Any) -> None:
     )
     with pytest.raises(ConfigurationError, match="UPLOAD_INGEST_SECRET_ARN: cannot read"):
         with_secrets(settings, secrets)
+
+
+def test_the_notification_jwt_key_comes_from_its_arn_unless_given(secrets: Any, tmp_path: Any) -> None:
+    key_arn = arn(secrets, "jwt", '{"client_email": "upload@example.org", "private_key": "PEM"}')
+    resolved = with_secrets(load_settings(Settings, ingest_jwt_key_secret_arn=key_arn), secrets)
+    assert resolved.ingest_jwt_key is not None
+    assert "upload@example.org" in resolved.ingest_jwt_key.get_secret_value()
+    assert "upload@example.org" not in repr(resolved)
+    # A key given directly, or as a file, wins over the ARN (the file: only one key may be configured).
+    given = with_secrets(
+        load_settings(Settings, ingest_jwt_key="direct", ingest_jwt_key_secret_arn=key_arn), secrets
+    )
+    assert given.ingest_jwt_key is not None
+    assert given.ingest_jwt_key.get_secret_value() == "direct"
+    key_file = tmp_path / "key.json"
+    from_file = with_secrets(
+        load_settings(Settings, ingest_jwt_key_file=key_file, ingest_jwt_key_secret_arn=key_arn), secrets
+    )
+    assert (from_file.ingest_jwt_key, from_file.ingest_jwt_key_file) == (None, key_file)

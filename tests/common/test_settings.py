@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr, field_validator
 
 from upload_common.errors import ConfigurationError
 from upload_common.settings import GIB, Settings, load_settings
@@ -69,3 +71,28 @@ def test_bad_job_runner_lists_the_valid_choices(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("UPLOAD_JOB_RUNNER", "kubernetes")
     with pytest.raises(ConfigurationError, match=r"'local'.*'aws-batch'"):
         load_settings(Settings)
+
+
+class _QuotingSettings(Settings):
+    """A setting whose validator quotes the value it refuses, as a hurried one might."""
+
+    signing_secret: SecretStr | None = None
+
+    @field_validator("signing_secret", mode="before")
+    @classmethod
+    def _whsec(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.startswith("whsec_"):
+            raise ValueError(f"{value!r} is not of the form whsec_<base64>")
+        return value
+
+
+def test_a_refused_value_is_never_repeated_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_SIGNING_SECRET", "hunter2-but-longer")
+    monkeypatch.setenv("UPLOAD_PORT", "eighty")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(_QuotingSettings)
+    message = str(error.value)
+    assert "UPLOAD_SIGNING_SECRET: Value error, '<the value>' is not of the form whsec_<base64>" in message
+    assert "UPLOAD_PORT: Input should be a valid integer" in message
+    assert "hunter2" not in message
+    assert error.value.__suppress_context__  # pydantic's own error (which shows inputs) stays out of logs

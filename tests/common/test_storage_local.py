@@ -3,14 +3,19 @@ always describe the bytes they sit next to."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import io
+import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 import pytest
 
-from upload_common.errors import ConfigurationError, InvalidNameError
+from upload_common.errors import ConfigurationError, InvalidInputError, InvalidNameError
 from upload_common.storage import LocalObjectStore
 from upload_common.storage.local import INTERNAL_DIR
 
@@ -56,8 +61,7 @@ def test_a_symbolic_link_out_of_the_root_is_refused(
         store.put(f"{AREA}/planted", io.BytesIO(b"x"))
     with pytest.raises(InvalidNameError):
         store.open(f"{AREA}/secret")
-    with pytest.raises(InvalidNameError):
-        store.delete_many([f"{AREA}/secret"])
+    store.delete_many([f"{AREA}/secret"])  # deleting never refuses a key; it touches nothing outside
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
     assert (outside / "secret").read_bytes() == b"not yours"
 
@@ -160,3 +164,124 @@ def test_writes_are_readable_by_a_fresh_store_on_the_same_root(root: Path) -> No
     assert again.head(f"{AREA}/x").metadata == {"crc32c": "00000000"}
     assert again.get_tags(f"{AREA}/x") == {"k": "v"}
     assert (root / AREA / "x").stat().st_size == 9
+
+
+class _BreaksOff(io.RawIOBase):
+    """A stream that gives some bytes, then raises `error` (as a cut-off upload or Ctrl-C would)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self._error = error
+        self._given = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._given:
+            raise self._error
+        self._given = True
+        buffer[:3] = b"new"
+        return 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KeyboardInterrupt(),
+        GeneratorExit(),
+        asyncio.CancelledError(),
+        concurrent.futures.CancelledError(),
+        InvalidInputError("the connection closed before the body ended"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_an_aborted_write_removes_its_temporary_file_at_once(
+    store: LocalObjectStore, root: Path, error: BaseException
+) -> None:
+    key = f"{AREA}/kept"
+    store.put(key, io.BytesIO(b"old version"))
+
+    with pytest.raises(type(error)):
+        store.put(key, cast(BinaryIO, _BreaksOff(error)))
+
+    assert list((root / INTERNAL_DIR / "tmp").iterdir()) == []
+    with store.open(key) as stream:
+        assert stream.read() == b"old version"
+
+
+_BLOCKED_WRITER = """
+import io, sys
+from pathlib import Path
+from upload_common.storage import LocalObjectStore
+
+class Blocks(io.RawIOBase):
+    calls = 0
+    def readable(self): return True
+    def readinto(self, buffer):
+        Blocks.calls += 1
+        if Blocks.calls == 2:
+            print("blocked", flush=True)
+            sys.stdin.buffer.read(1)  # until the test kills this process
+        buffer[:4] = b"data"
+        return 4
+
+LocalObjectStore(Path(sys.argv[1])).put(sys.argv[2], Blocks())
+"""
+
+
+def test_temporary_files_of_a_killed_writer_are_swept_when_a_store_opens(root: Path) -> None:
+    LocalObjectStore(root)
+    temporary = root / INTERNAL_DIR / "tmp"
+    with subprocess.Popen(
+        [sys.executable, "-c", _BLOCKED_WRITER, str(root), f"{AREA}/big"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as writer:
+        try:
+            assert writer.stdout is not None
+            assert writer.stdout.readline() == b"blocked\n"
+            [part] = list(temporary.iterdir())
+
+            # Another process opening the store (a second API, a worker starting) leaves a live write alone.
+            assert LocalObjectStore(root).sweep_temporary() == 0
+            assert part.exists()
+        finally:
+            writer.kill()
+
+    LocalObjectStore(root)  # as the next start-up does
+    assert list(temporary.iterdir()) == []
+    assert not (root / AREA / "big").exists()
+
+
+def test_a_sweep_while_a_thread_writes_does_not_disturb_the_write(
+    store: LocalObjectStore, root: Path
+) -> None:
+    started, proceed = threading.Event(), threading.Event()
+
+    class Waits(io.RawIOBase):
+        def __init__(self) -> None:
+            self._chunks = [b"first ", b"second"]
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            if len(self._chunks) == 1:
+                started.set()
+                proceed.wait(timeout=60)
+            if not self._chunks:
+                return 0
+            chunk = self._chunks.pop(0)
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    writer = threading.Thread(target=store.put, args=(f"{AREA}/w", cast(BinaryIO, Waits())))
+    writer.start()
+    assert started.wait(timeout=60)
+    assert LocalObjectStore(root).sweep_temporary() == 0
+    proceed.set()
+    writer.join()
+
+    with store.open(f"{AREA}/w") as stream:
+        assert stream.read() == b"first second"
+    assert list((root / INTERNAL_DIR / "tmp").iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -10,8 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +134,67 @@ def wait_until(
             return
         time.sleep(interval)
     raise TimeoutError(f"{what} not reached in {timeout} s")
+
+
+# --- AWS mode: what Terraform creates, on a moto server ---
+
+BUCKET = "upload-integration"
+PREFIX = "upload-it"
+ACCOUNT = "123456789012"
+MIB = 1024 * 1024
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+
+def provision(endpoint: str) -> str:
+    """What Terraform creates: the bucket, the queues with their DLQs, the S3 → SQS notification, the role."""
+    s3, sqs, iam = (client(name, endpoint) for name in ("s3", "sqs", "iam"))
+    s3.create_bucket(Bucket=BUCKET)
+    for name in ("checksum", "deletion", "validation"):
+        dlq = sqs.create_queue(QueueName=f"{PREFIX}-{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sqs.create_queue(
+            QueueName=f"{PREFIX}-{name}",
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "4"})
+            },
+        )
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{PREFIX}-checksum",
+                    "Events": ["s3:ObjectCreated:*"],
+                }
+            ]
+        },
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    return str(
+        iam.create_role(RoleName="upload-submitter", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+    )
+
+
+def aws_environment(endpoint: str, role: str) -> dict[str, str]:
+    """The settings of a stack that uses the provisioned bucket, queues and role on `endpoint`."""
+    return {
+        "UPLOAD_STORAGE_URL": f"s3://{BUCKET}",
+        "UPLOAD_S3_ENDPOINT_URL": endpoint,
+        "UPLOAD_QUEUE_URL": f"{endpoint}/{ACCOUNT}/{PREFIX}",
+        "UPLOAD_SUBMITTER_ROLE_ARN": role,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }

@@ -3,29 +3,22 @@ size straight to S3, the S3 event through SQS to the checksum worker, tags and t
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from integration.stack import Stack, wait_until
+from integration.stack import BUCKET, MIB, Stack, aws_environment, client, provision, wait_until
 from support.checksums import reference_checksums
 from support.ingest_server import FakeIngest
 from support.moto_server import moto_process
 
 pytestmark = pytest.mark.slow
-
-BUCKET = "upload-integration"
-PREFIX = "upload-it"
-ACCOUNT = "123456789012"
-MIB = 1024 * 1024
 
 
 @pytest.fixture
@@ -34,61 +27,10 @@ def moto_endpoint() -> Iterator[str]:
         yield server.url
 
 
-def client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
-
-
-def provision(endpoint: str) -> str:
-    """What Terraform creates: the bucket, the queues with their DLQs, the S3 → SQS notification, the role."""
-    s3, sqs, iam = (client(name, endpoint) for name in ("s3", "sqs", "iam"))
-    s3.create_bucket(Bucket=BUCKET)
-    for name in ("checksum", "deletion", "validation"):
-        dlq = sqs.create_queue(QueueName=f"{PREFIX}-{name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sqs.create_queue(
-            QueueName=f"{PREFIX}-{name}",
-            Attributes={
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "4"})
-            },
-        )
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{PREFIX}-checksum",
-                    "Events": ["s3:ObjectCreated:*"],
-                }
-            ]
-        },
-    )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-    return str(
-        iam.create_role(RoleName="upload-submitter", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-            "Arn"
-        ]
-    )
-
-
 def test_upload_straight_to_s3_is_checksummed_tagged_and_notified(tmp_path: Path, moto_endpoint: str) -> None:
     role = provision(moto_endpoint)
     with FakeIngest(secret="aws-mode-secret") as ingest:
-        environment = ingest.environment() | {
-            "UPLOAD_STORAGE_URL": f"s3://{BUCKET}",
-            "UPLOAD_S3_ENDPOINT_URL": moto_endpoint,
-            "UPLOAD_QUEUE_URL": f"{moto_endpoint}/{ACCOUNT}/{PREFIX}",
-            "UPLOAD_SUBMITTER_ROLE_ARN": role,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        environment = ingest.environment() | aws_environment(moto_endpoint, role)
         stack = Stack(tmp_path, environment)
         stack.migrate()
         stack.start()

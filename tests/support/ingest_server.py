@@ -1,8 +1,10 @@
 """A stand-in for the ingestion service: a real HTTP server on 127.0.0.1 that records what it receives.
 
-It checks each request's HMAC signature on its own (not with the service's code), answers 401 to a
-bad one, can be told to refuse the next N requests, and can be stopped and started again on the same
-port to play a receiver that is down and comes back.
+It verifies each request's Standard Webhooks signature with the reference library (`standardwebhooks`,
+not the service's code: its 5-minute tolerance included), answers 401 to a bad one, can be told to
+refuse the next N requests, and can be stopped and started again on the same port to play a receiver
+that is down and comes back. A `whsec_` secret is given to the library as is; any other secret as its
+UTF-8 bytes (the service's documented mapping).
 
     with FakeIngest(secret="s") as ingest:       # or FakeIngest(...).start() / .stop()
         settings = Settings(ingest_url=ingest.url, ingest_secret="s", ...)
@@ -14,8 +16,6 @@ port to play a receiver that is down and comes back.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -24,9 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-ID_HEADER = "x-upload-notification-id"
-EVENT_HEADER = "x-upload-event"
-SIGNATURE_HEADER = "x-upload-signature"
+from standardwebhooks import Webhook, WebhookVerificationError
+
+ID_HEADER = "webhook-id"
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class ReceivedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     status: int
+    verified: bool  # whether the reference verifier accepted it when it arrived
 
     @property
     def notification_id(self) -> str | None:
@@ -115,10 +116,19 @@ class FakeIngest:
         return [request.notification_id or "" for request in self.accepted()]
 
     def signature_valid(self, request: ReceivedRequest) -> bool:
+        """Whether `request` passed the reference verifier when it arrived (always, without a secret)."""
+        return request.verified
+
+    def verify(self, body: bytes, headers: dict[str, str]) -> bool:
+        """The reference library's verdict on `body` and `headers`, now."""
         if self.secret is None:
             return True
-        expected = "sha256=" + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER, ""))
+        key = self.secret if self.secret.startswith("whsec_") else self.secret.encode()
+        try:
+            Webhook(key).verify(body, headers)
+        except (WebhookVerificationError, ValueError):  # ValueError: a malformed signature header
+            return False
+        return True
 
     def wait_for(self, count: int, *, timeout: float = 10.0) -> list[ReceivedRequest]:
         """Wait until `count` requests were accepted; returns them (raises on timeout)."""
@@ -136,10 +146,10 @@ class FakeIngest:
                 status, reply = self._failures.pop(0)
             else:
                 status, reply = 200, b'{"ok": true}'
-            provisional = ReceivedRequest(path, headers, body, status)
-            if status == 200 and not self.signature_valid(provisional):
+            verified = self.verify(body, headers)
+            if status == 200 and not verified:
                 status, reply = 401, b"bad signature"
-            self._requests.append(ReceivedRequest(path, headers, body, status))
+            self._requests.append(ReceivedRequest(path, headers, body, status, verified))
             return status, reply
 
     def __enter__(self) -> FakeIngest:

@@ -33,6 +33,7 @@ EXPECTED_HANDLERS = {
     "upload-local-scheduler": "upload_api.lambda_handlers.scheduler_handler",
     "upload-local-dispatcher": "upload_api.lambda_handlers.dispatcher_handler",
     "upload-local-validation-sweep": "upload_api.lambda_handlers.validation_sweep_handler",
+    "upload-local-reconcile": "upload_checksum.lambda_handlers.reconcile_handler",
 }
 
 

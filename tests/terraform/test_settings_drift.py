@@ -69,7 +69,7 @@ def test_wired_handlers_are_functions_of_the_packages() -> None:
             for handler in HANDLER.findall(COMMENT.sub("", path.read_text()))
         }
     )
-    assert len(handlers) == 7, handlers
+    assert len(handlers) == 8, handlers
     for handler in handlers:
         module, _, function = handler.rpartition(".")
         assert callable(getattr(importlib.import_module(module), function, None)), (

@@ -1,5 +1,5 @@
 # The service's background functions. Three consume a queue through an event-source mapping that reports
-# partial batch failures (only the failed messages return to the queue); three run on a schedule.
+# partial batch failures (only the failed messages return to the queue); four run on a schedule.
 #
 #   checksum          checksum queue    upload_checksum.lambda_handlers.handler          checksum.zip
 #   deletion          deletion queue    upload_api.lambda_handlers.deletion_handler      api.zip
@@ -7,6 +7,7 @@
 #   checksum_reaper   schedule          upload_checksum.lambda_handlers.reaper_handler   checksum.zip
 #   dispatcher        schedule          upload_api.lambda_handlers.dispatcher_handler    api.zip
 #   validation_sweep  schedule          upload_api.lambda_handlers.validation_sweep_handler api.zip
+#   reconcile         schedule          upload_checksum.lambda_handlers.reconcile_handler checksum.zip
 
 locals {
   definitions = {
@@ -46,6 +47,12 @@ locals {
       artifact    = "api"
       queue       = null
     }
+    reconcile = {
+      description = "Queues stored objects whose events were lost (store listing vs database)"
+      handler     = "upload_checksum.lambda_handlers.reconcile_handler"
+      artifact    = "checksum"
+      queue       = null
+    }
   }
 
   artifacts = {
@@ -65,6 +72,7 @@ locals {
     checksum_reaper  = data.aws_iam_policy_document.checksum_reaper.json
     dispatcher       = data.aws_iam_policy_document.dispatcher.json
     validation_sweep = data.aws_iam_policy_document.validation_sweep.json
+    reconcile        = data.aws_iam_policy_document.reconcile.json
   }
 }
 

@@ -1,5 +1,7 @@
 # Each function's own permissions, scoped to the resources it touches. Batch's Describe/List calls and
 # X-Ray have no resource-level permissions, so those statements alone use "*".
+# batch:DescribeJobs returns each job's environment, its callback token included: only these service
+# functions hold it (a token is good for one record until it expires; see docs/operations.md).
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -179,5 +181,28 @@ data "aws_iam_policy_document" "validation_sweep" {
     sid       = "StopStuckJobs"
     actions   = ["batch:TerminateJob", "batch:CancelJob"]
     resources = [local.job_arns]
+  }
+}
+
+# Lists the bucket and re-reads objects (verification), queues what it finds: nothing else.
+data "aws_iam_policy_document" "reconcile" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "ListBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadObjects"
+    actions   = ["s3:GetObject"]
+    resources = [local.bucket_objects_arn]
+  }
+
+  statement {
+    sid       = "QueueChecksums"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arns["checksum"]]
   }
 }

@@ -20,7 +20,7 @@ variable "api_zip_sha256" {
 }
 
 variable "checksum_zip_path" {
-  description = "Path of dist/lambda/checksum.zip (checksum worker and reaper)."
+  description = "Path of dist/lambda/checksum.zip (checksum worker, reaper and reconciliation)."
   type        = string
 }
 
@@ -87,6 +87,15 @@ variable "functions" {
       maximum_concurrency                = optional(number, 10)
       schedule_expression                = optional(string, "rate(5 minutes)")
     }), { timeout = 300, schedule_expression = "rate(10 minutes)" })
+    reconcile = optional(object({
+      memory_size                        = optional(number, 512)
+      timeout                            = optional(number, 900)
+      reserved_concurrent_executions     = optional(number, -1)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 10)
+      schedule_expression                = optional(string, "rate(5 minutes)")
+    }), { schedule_expression = "rate(1 day)" })
   })
   default = {}
 
@@ -112,7 +121,7 @@ variable "function_environment_variables" {
   default     = {}
 
   validation {
-    condition     = alltrue([for name in keys(var.function_environment_variables) : contains(["checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep"], name)])
+    condition     = alltrue([for name in keys(var.function_environment_variables) : contains(["checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile"], name)])
     error_message = "function_environment_variables keys must be function names."
   }
 }

@@ -15,8 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from upload_api import problems
 from upload_api.auth import ContextMiddleware
+from upload_api.body_framing import BodyFramingMiddleware
 from upload_api.context import ApiContext, build_context
 from upload_api.handlers._request import CONTEXT_KEY, ORIGINAL_CONTENT_TYPE
+from upload_common.errors import InvalidInputError, UploadError
 from upload_common.settings import Settings, load_settings
 
 SPEC_DIR = Path(__file__).parent / "openapi"
@@ -33,35 +35,67 @@ def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
         validate_responses=False,
         validator_map={
             "body": MediaTypeDict(
-                {media: _schemaless_aware(cls) for media, cls in VALIDATOR_MAP["body"].items()}
+                {media: _edge_validator(cls) for media, cls in VALIDATOR_MAP["body"].items()}
             )
         },
         swagger_ui_options=SwaggerUIOptions(spec_path="/v1/openapi.json", swagger_ui_path="/v1/ui"),
     )
     app.app.config[CONTEXT_KEY] = context
     problems.register(app.app)
+    app.add_error_handler(UploadError, problems.asgi_domain_error)
     app.add_middleware(ContextMiddleware, position=MiddlewarePosition.BEFORE_SECURITY, context=context)
     app.add_middleware(RawPathMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(OpaqueFileBodyMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(BodyFramingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     return app
 
 
-def _schemaless_aware(validator: type[Any]) -> type[Any]:
-    """`validator`, except that it leaves alone a body whose operation declares no schema for it.
+def _edge_validator(validator: type[Any]) -> type[Any]:
+    """`validator`, except that it leaves alone a body whose operation declares no schema for it, and
+    refuses a body that does not decode to valid Unicode with a 400 (connexion would answer 500).
 
     The file PUT accepts any media type (JSON and forms included) and streams the body to the store
     unread; connexion would otherwise parse and buffer such bodies.
     """
 
-    class SchemalessAware(validator):  # type: ignore[misc]
+    class EdgeValidator(validator):  # type: ignore[misc]
         async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
             if set(self._schema) <= {"components"}:  # connexion attaches the spec's components to any schema
                 return receive, scope
             wrapped: tuple[Receive, Scope] = await super().wrap_receive(receive, scope=scope)
             return wrapped
 
-    SchemalessAware.__name__ = f"SchemalessAware{validator.__name__}"
-    return SchemalessAware
+        async def _parse(self, stream: Any, scope: Scope) -> Any:
+            try:
+                body = await super()._parse(stream, scope)
+            except (UnicodeDecodeError, LookupError):  # bytes that are no text, or an unknown charset
+                raise InvalidInputError(f"the request body is not valid {self._encoding}") from None
+            _refuse_unstorable_text(body)
+            return body
+
+    EdgeValidator.__name__ = f"Edge{validator.__name__}"
+    return EdgeValidator
+
+
+# JSON escapes can spell what is no text: unpaired surrogates (not Unicode), NUL (PostgreSQL refuses it).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _refuse_unstorable_text(value: Any) -> None:
+    """`InvalidInputError` if a parsed JSON value holds a string with an unpaired surrogate or a NUL."""
+    if isinstance(value, str) and _UNSTORABLE.search(value):
+        raise InvalidInputError(
+            "a string in the request body holds NUL or an unpaired surrogate (\\ud800-\\udfff)"
+        )
+    items = (
+        [*value.keys(), *value.values()]
+        if isinstance(value, dict)
+        else value
+        if isinstance(value, list)
+        else []
+    )
+    for item in items:
+        _refuse_unstorable_text(item)
 
 
 class RawPathMiddleware:

@@ -2,7 +2,8 @@
 
 connexion calls these from its security middleware (named in the spec by `x-apikeyInfoFunc` and
 `x-bearerInfoFunc`); they find the app's `ApiContext` in the request scope, put there by
-`ContextMiddleware`. Returning None makes connexion answer 401.
+`ContextMiddleware`. Returning None (or raising `OAuthProblem`) makes connexion answer 401 with a
+problem+json body.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from connexion.exceptions import OAuthProblem
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from upload_api.context import ApiContext
-from upload_common.callback_tokens import CallbackKind, verify_job_token
+from upload_common.callback_tokens import CallbackKind, TokenCheck, check_job_token
 
 SCOPE_KEY = "upload_context"
 
@@ -51,8 +53,8 @@ def job_token_info(token: str, request: Any, required_scopes: Any = None) -> dic
     path: str = request.scope.get("path", "")
     kind: CallbackKind = "validation" if "/update_validation/" in path else "checksum"
     record_id = path.rstrip("/").rsplit("/", 1)[-1]
-    return (
-        {"sub": f"{kind}:{record_id}"}
-        if verify_job_token(context.secret_key, kind, record_id, token)
-        else None
-    )
+    check = check_job_token(context.secret_key, kind, record_id, token)
+    if check is TokenCheck.EXPIRED:
+        # Said only of a token we issued for this record: the job outlived its timeout and margin.
+        raise OAuthProblem(detail="the callback token has expired")
+    return {"sub": f"{kind}:{record_id}"} if check is TokenCheck.VALID else None

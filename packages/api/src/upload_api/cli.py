@@ -84,9 +84,9 @@ def _serve(context: ApiContext, host: str, port: int) -> int:
     print(f"dcp-upload API on http://{host}:{port}  (spec: /v1/openapi.json, UI: /v1/ui)", flush=True)  # noqa: T201
     print(f"objects: {context.store.url}   database: {context.engine.url.render_as_string()}", flush=True)  # noqa: T201
     if generated:
-        # Only the embedded default's own generated key is shown; configured keys never are.
-        key = context.api_keys[0].decode()
-        print(f"Api-Key: {key}   (generated; kept in {context.settings.var_dir / 'api_key'})", flush=True)  # noqa: T201
+        # Where the generated key is, never the key itself: this output ends up in logs.
+        kept = context.settings.var_dir / "api_key"
+        print(f"Api-Key: generated, kept in {kept}   (KEY=$(cat {kept}))", flush=True)  # noqa: T201
     uvicorn.run(create_app(context), host=host, port=port, log_level="info")
     return 0
 

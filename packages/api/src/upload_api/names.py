@@ -1,7 +1,8 @@
 """Validation of the file names a caller sends (area ids: `upload_common.area_ids`).
 
 A file name arrives percent-encoded in the URL path and is decoded here, exactly once. The decoded
-name becomes the object key `<area uuid>/<name>` (`upload_common.domain.versions.object_key`).
+name becomes the object key `<area uuid>/<name>` (`upload_common.domain.versions.object_key`). A name
+inside a JSON body is taken as it is, or else percent-decoded (`body_name_candidates`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,34 @@ def decode_filename(raw: str) -> str:
     except UnicodeDecodeError:
         raise InvalidNameError("the file name is not valid UTF-8 once percent-decoded") from None
     return check_filename(name)
+
+
+def body_name_candidates(name: str) -> list[str]:
+    """What a file name inside a JSON body (`files_info`, `validate`) may mean, in the order to try:
+    the name as it is, then its percent-decoded form. The seed's `hca` client percent-encodes names in
+    these bodies and the seed's validate endpoint looked the decoded name up; an exact name wins.
+
+    Only valid names are candidates; `InvalidNameError` when neither form is one.
+    """
+    candidates: list[str] = []
+    refused: InvalidNameError | None = None
+    for candidate in (name, _percent_decoded(name)):
+        if candidate is None or candidate in candidates:
+            continue
+        try:
+            candidates.append(check_filename(candidate))
+        except InvalidNameError as error:
+            refused = refused or error
+    if refused is not None and not candidates:
+        raise refused
+    return candidates
+
+
+def _percent_decoded(name: str) -> str | None:
+    try:
+        return unquote(name, errors="strict")
+    except UnicodeDecodeError:
+        return None
 
 
 def check_filename(name: str) -> str:

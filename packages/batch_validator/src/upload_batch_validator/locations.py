@@ -1,7 +1,8 @@
 """Where the files to validate live: `s3://bucket/<area>/<name>` or `file:///<root>/<area>/<name>`.
 
 Names may contain `/`, spaces and any Unicode; they are percent-encoded once in the URL and decoded
-exactly once here.
+exactly once here. An area is what the API accepts as one (`upload_common.area_ids`), seed-style ids
+of letters and digits included.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from upload_common.area_ids import AREA_ID
 from upload_common.errors import InvalidInputError
 from upload_common.storage.keys import validate_key
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CALLBACK_AREA = re.compile(r"/area/([^/]+)/update_validation/")
 
 
@@ -61,7 +62,7 @@ def _parse(url: str, area_hint: str | None) -> FileLocation:
         raise InvalidInputError(f"{url!r}: the percent-encoded name is not UTF-8") from None
     if parts.scheme == "s3":
         area, _, name = path.lstrip("/").partition("/")
-        if not parts.netloc or not _UUID.fullmatch(area) or not name:
+        if not parts.netloc or not AREA_ID.fullmatch(area) or not name:
             raise InvalidInputError(f"{url!r} is not s3://<bucket>/<area uuid>/<name>")
         return FileLocation(url=url, scheme="s3", area=area, name=name, bucket=parts.netloc)
     if parts.scheme == "file":
@@ -88,7 +89,7 @@ def area_from_callback_url(url: str | None) -> str | None:
 
 
 def _area_index(segments: list[str], area_hint: str | None) -> int | None:
-    # The store root may itself hold uuid-shaped directories: the area the callback names wins.
+    # The store root may itself hold directories shaped like area ids: the area the callback names wins.
     if area_hint and area_hint in segments:
         return segments.index(area_hint)
-    return next((index for index, segment in enumerate(segments) if _UUID.fullmatch(segment)), None)
+    return next((index for index, segment in enumerate(segments) if AREA_ID.fullmatch(segment)), None)

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from types import FrameType
+from typing import IO, Any, Literal
 
 from upload_batch_validator.errors import TerminatedError, ValidatorStartError
 
@@ -52,6 +53,7 @@ def run_validator(
     given = [*command, *(str(path) for path in paths)]
     argv = [resolve_executable(command[0]), *given[1:]]
     started = time.monotonic()
+    held = _HeldSignals()
     try:
         process = subprocess.Popen(  # noqa: S603 (the validator is the command the job was given)
             argv,
@@ -62,12 +64,14 @@ def run_validator(
             start_new_session=True,
         )
     except OSError as exc:
+        held.release()
         raise ValidatorStartError(f"cannot run the validator {command[0]!r}: {exc.strerror or exc}") from None
     readers: list[_TailReader] = []
     status: RunStatus = "completed"
     exception: str | None = None
     try:  # from here on, a SIGTERM (TerminatedError) must still kill the validator and be recorded
         readers = [_TailReader(process.stdout), _TailReader(process.stderr)]
+        held.release()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -130,6 +134,40 @@ class _TailReader:
                     if excess > 0:
                         del self._tail[:excess]
                         self._dropped += excess
+
+
+class _HeldSignals:
+    """SIGTERM and SIGINT held back while the validator starts, then delivered to the previous handlers.
+
+    A stop that arrived inside `Popen` (the validator already forked) would otherwise leave the
+    validator running, unknown to the harness; once delivered inside the runner's `try` it is killed.
+    Only the main thread can change handlers: elsewhere nothing is held.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self._held: list[int] = []
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | signal.Handlers] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous is not None:  # None: a handler not set from Python; it cannot be put back
+                    self._previous[signum] = previous
+                    signal.signal(signum, self._hold)
+
+    def _hold(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        self._held.append(signum)
+
+    def release(self) -> None:
+        """Put the previous handlers back and deliver what was held (the handler may raise here)."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+        held, self._held = self._held, []
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)  # runs the restored handler now, where the caller catches it
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,7 @@
 
     upload-checksum worker       consume the checksum queue (and reap stalled runs when idle)
     upload-checksum run URL      the checksum job for one large object (reports to the API)
+    upload-checksum reconcile    queue stored objects the service never processed; re-verify a sample
 
 Settings come from the `UPLOAD_*` environment (DESIGN §8).
 """
@@ -9,11 +10,13 @@ Settings come from the `UPLOAD_*` environment (DESIGN §8).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 
 from upload_checksum.job_settings import ChecksumJobSettings
 from upload_checksum.reaper import reap
+from upload_checksum.reconcile import reconcile
 from upload_checksum.run_job import main_run
 from upload_checksum.worker import handle_record
 from upload_common.consumers import every, run_consumer, stop_on_signals
@@ -33,15 +36,42 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", help="consume the checksum queue")
     run = commands.add_parser("run", help="checksum one object as a job and report to the API")
     run.add_argument("url", help="the object's URL in the configured store")
+    _add_reconcile(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         if args.command == "run":
             return main_run(args.url, load_settings(ChecksumJobSettings))
+        if args.command == "reconcile":
+            return _reconcile(args)
         return _worker()
     except UploadError as exc:
         print(f"upload-checksum: {exc}", file=sys.stderr)  # noqa: T201 - a command's own error output
         return 2
+
+
+def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "reconcile", help="queue stored objects the service never processed; re-verify a sample"
+    )
+    command.add_argument("--area", metavar="UUID", help="only this area (default: every processed area)")
+    command.add_argument("--dry-run", action="store_true", help="report what would be queued; queue nothing")
+    command.add_argument(
+        "--verify-sample",
+        metavar="N",
+        type=float,
+        default=0,
+        help="also re-read N checksummed files (or a fraction 0<N<1 of them) and compare their checksums;"
+        " exit status 1 when any differs",
+    )
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    context = build_service_context(load_settings(Settings))
+    report = reconcile(context, area_uuid=args.area, dry_run=args.dry_run, verify_sample=args.verify_sample)
+    print(json.dumps(report.as_dict()) if args.json else report.summary())  # noqa: T201 - the command's output
+    return 1 if report.mismatched else 0
 
 
 def _worker() -> int:

@@ -2,6 +2,12 @@
 
 An S3 event names keys form-encoded (spaces as `+`); each key is decoded exactly once here. Events
 other than ObjectCreated (and S3's `s3:TestEvent`) are ignored.
+
+Each record of an S3 event stands on its own: a record that can never be processed (no key, a key
+outside any upload area) is returned as an `UnreadableRecord` instead of failing its whole message,
+and an object stored under a name the service refuses (`area/folder/`, `area/a//b`) is an
+`ObjectEvent` whose `refused` says why, so that it is recorded rather than dropped. Only a body that
+is no message at all raises `InvalidInputError`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from urllib.parse import unquote_plus
 from upload_common import messages
 from upload_common.area_ids import check_area_id
 from upload_common.errors import InvalidInputError
+from upload_common.storage.base import store_order
+from upload_common.storage.keys import validate_key
 
 CREATED_EVENTS = (
     "ObjectCreated:Put",
@@ -31,10 +39,19 @@ class ObjectEvent:
     name: str
     etag: str | None = None
     size: int | None = None
+    store_order: str | None = None  # S3's sequencer for the key, comparable (`store_order()`)
+    refused: str | None = None  # why the service refuses the name, if it does
 
 
-def parse_events(body: str) -> list[ObjectEvent]:
-    """Every object-created event in one queue message; `InvalidInputError` if it is malformed."""
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A record of an S3 event that can never be processed; the other records of its message can."""
+
+    reason: str
+
+
+def parse_events(body: str) -> list[ObjectEvent | UnreadableRecord]:
+    """Every object-created record of one queue message; `InvalidInputError` if the body is no message."""
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -51,26 +68,47 @@ def parse_events(body: str) -> list[ObjectEvent]:
     return [event for record in records if (event := _from_record(record)) is not None]
 
 
-def split_key(key: str) -> tuple[str, str]:
-    """(area uuid, name) of an object key `<area>/<name>`."""
-    area, _, name = key.partition("/")
-    return check_area_id(area), _name(name)
-
-
-def _from_record(record: Any) -> ObjectEvent | None:
+def _from_record(record: Any) -> ObjectEvent | UnreadableRecord | None:
     if not isinstance(record, dict) or record.get("eventName") not in CREATED_EVENTS:
         return None
     try:
         obj = record["s3"]["object"]
         key = unquote_plus(str(obj["key"]))
-    except (KeyError, TypeError):
-        raise InvalidInputError("S3 event record without s3.object.key") from None
-    area, name = split_key(key)
+        size = int(obj["size"]) if obj.get("size") is not None else None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return UnreadableRecord(f"S3 event record without a usable s3.object (key, size): {exc!r}")
+    area, inside, name = key.partition("/")
+    try:
+        check_area_id(area)
+    except InvalidInputError:
+        inside = ""
+    if not inside:
+        return UnreadableRecord(f"{key!r} is not inside an upload area")
     etag = obj.get("eTag") or obj.get("etag")
-    size = obj.get("size")
     return ObjectEvent(
-        area, name, str(etag).strip('"') if etag else None, int(size) if size is not None else None
+        area,
+        name,
+        str(etag).strip('"') if etag else None,
+        size,
+        _sequencer(obj.get("sequencer")),
+        _refusal(key),
     )
+
+
+def _refusal(key: str) -> str | None:
+    try:
+        validate_key(key)
+    except InvalidInputError as exc:
+        return str(exc)
+    return None
+
+
+def _sequencer(value: Any) -> str | None:
+    # A sequencer we cannot read only loses the ordering help; the HEAD still decides.
+    try:
+        return store_order(value) if isinstance(value, str) and value else None
+    except InvalidInputError:
+        return None
 
 
 def _name(value: Any) -> str:

@@ -28,7 +28,14 @@ def submit_checksum_job(
     environment = {
         "UPLOAD_CHECKSUM_ID": str(run_id),
         "UPLOAD_EXPECTED_ETAG": head.etag,
-        **callback_environment(settings, context.secret_key, "checksum", area_uuid, str(run_id)),
+        **callback_environment(
+            settings,
+            context.secret_key,
+            "checksum",
+            area_uuid,
+            str(run_id),
+            job_timeout_seconds=JOB_TIMEOUT_SECONDS,
+        ),
     }
     environment.update(store_access_environment(settings))
     spec = JobSpec(

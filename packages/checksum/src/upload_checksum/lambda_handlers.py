@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from upload_checksum.reaper import reap
+from upload_checksum.reconcile import reconcile
 from upload_checksum.worker import handle_record
 from upload_common.consumers import sqs_batch_response
 from upload_common.jobs.factory import make_job_runner
@@ -32,3 +33,18 @@ def reaper_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int]
     """Scheduled: re-queue or fail checksum runs that stalled."""
     report = reap(_context())
     return {"requeued": report.requeued, "failed": report.failed}
+
+
+def reconcile_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    """Scheduled: queue the stored versions whose events were lost. Invoked by hand with
+    `{"verify_sample": N}` (and optionally `"area"`, `"dry_run"`) it also re-verifies a sample."""
+    context = _context()
+    report = reconcile(
+        context,
+        area_uuid=event.get("area"),
+        dry_run=bool(event.get("dry_run", False)),
+        verify_sample=float(event.get("verify_sample", 0)),
+        # A Lambda has 15 minutes: larger files are left to `upload-checksum reconcile` on a host.
+        verify_max_bytes=context.settings.checksum_inline_max_bytes,
+    )
+    return report.as_dict()

@@ -1,9 +1,13 @@
-"""The checksum reaper: no run stays SCHEDULED or CHECKSUMMING forever.
+"""The checksum reaper: no run stays SCHEDULED or CHECKSUMMING forever, and ingest hears of every
+version that gives up.
 
 - An inline run whose heartbeat stopped (its worker died) goes back to SCHEDULED and its version is
   queued again; after `GIVE_UP_AFTER` it is FAILED instead.
 - A run held by a job follows the job: a FAILED job fails the run with the job's reason, and a job that
-  ended without reporting fails it too.
+  ended without reporting fails it too. A job the runner no longer knows (vanished) fails the run and
+  the version is queued for a new run, up to `MAX_RUNS` runs.
+- A run that ends FAILED without another run to follow ends with `file_uploaded` (status FAILED and
+  the reason), once per version (`upload_common.domain.checksum_failures`).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from upload_common import messages
+from upload_common.domain.checksum_failures import fail_checksum_run, retry_or_fail_run
 from upload_common.domain.checksum_runs import stale_period
 from upload_common.domain.state_machines import transition_checksum
-from upload_common.errors import UploadError
+from upload_common.domain.versions import object_key
+from upload_common.errors import JobNotFoundError, UploadError
 from upload_common.jobs import JobState
 from upload_common.models import ChecksumRun, FileVersion, UploadArea, utcnow
 from upload_common.service_context import ServiceContext
@@ -27,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = timedelta(hours=6)
 REPORT_GRACE = timedelta(minutes=5)  # a job that succeeded may still be delivering its last report
+MAX_RUNS = 3  # runs a version gets when its jobs vanish (the runner forgot them), the first included
 
 
 @dataclass
@@ -49,12 +56,19 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
             .with_for_update(of=ChecksumRun, skip_locked=True)
         ).all()
         for run, version, area in rows:
+            url = context.store.object_url(object_key(area.uuid, version.name))
             if run.job_id:
-                report.failed += _follow_job(context, run, now)
+                ended = _job_ended(context, run, now)
+                if ended is None:
+                    continue
+                report.failed += 1
+                if ended.retry:
+                    if retry_or_fail_run(session, run, version, ended.reason, url=url, max_runs=MAX_RUNS):
+                        requeue.append((area.uuid, version.name))
+                else:
+                    fail_checksum_run(session, run, version, ended.reason, url)
             elif version.status is not FileStatus.UPLOADED or run.created_at < now - GIVE_UP_AFTER:
-                transition_checksum(
-                    run, ChecksumStatus.FAILED, reason="checksumming stalled repeatedly; gave up"
-                )
+                fail_checksum_run(session, run, version, "checksumming stalled repeatedly; gave up", url)
                 report.failed += 1
             elif run.status is ChecksumStatus.CHECKSUMMING:
                 transition_checksum(
@@ -72,20 +86,27 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
     return report
 
 
-def _follow_job(context: ServiceContext, run: ChecksumRun, now: datetime) -> int:
+@dataclass(frozen=True)
+class JobEnded:
+    """A run's job ended without a result: why, and whether another run may succeed."""
+
+    reason: str
+    retry: bool
+
+
+def _job_ended(context: ServiceContext, run: ChecksumRun, now: datetime) -> JobEnded | None:
+    """How the run's job ended; None while it may still report (or cannot be asked now)."""
     if context.job_runner is None or run.job_id is None:
-        return 0
+        return None
     try:
         status = context.job_runner.describe(run.job_id)
-    except UploadError as exc:
+    except JobNotFoundError as exc:  # Batch forgets jobs after a while; a local job dir was removed
+        return JobEnded(f"job {run.job_id} vanished: {exc}", retry=True)
+    except UploadError as exc:  # the runner is unreachable now: look again next time
         logger.warning("checksum run %s: cannot describe job %s: %s", run.id, run.job_id, exc)
-        return 0
+        return None
     if status.state is JobState.FAILED:
-        transition_checksum(run, ChecksumStatus.FAILED, reason=f"job {run.job_id} failed: {status.reason}")
-        return 1
+        return JobEnded(f"job {run.job_id} failed: {status.reason}", retry=False)
     if status.state is JobState.SUCCEEDED and run.updated_at < now - REPORT_GRACE:
-        transition_checksum(
-            run, ChecksumStatus.FAILED, reason=f"job {run.job_id} ended without reporting a result"
-        )
-        return 1
-    return 0
+        return JobEnded(f"job {run.job_id} ended without reporting a result", retry=False)
+    return None

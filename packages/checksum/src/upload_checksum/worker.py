@@ -2,7 +2,12 @@
 
 Who does the work is decided by `upload_common.domain.checksum_runs.claim_checksum_run` (idempotent
 per (area, name, ETag)); what is recorded, by `upload_common.domain.checksum_results`. This module is
-the edge: it reads the store, computes, tags, and turns the decision into an `Outcome`.
+the edge: it reads the store, computes, tags, deletes what deletion wins over, and turns the decision
+into an `Outcome`.
+
+Each record of a message is handled on its own: one that can never be processed is logged and dropped
+alone; one that fails for a reason that may pass (the store, the database) makes the whole message come
+back once the others are done, and those others are then no-ops (every step is idempotent).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from enum import StrEnum
 
-from upload_checksum.events import ObjectEvent, parse_events
+from upload_checksum.events import ObjectEvent, UnreadableRecord, parse_events
 from upload_checksum.jobs import submit_checksum_job
 from upload_common import messages
 from upload_common.checksum_tags import tags_hold, write_checksum_tags
@@ -22,15 +27,17 @@ from upload_common.domain.checksum_results import record_checksum_result
 from upload_common.domain.checksum_runs import (
     Claim,
     Known,
+    RefusedObject,
     SeenObject,
     Skip,
     beat,
     claim_checksum_run,
     finish_run,
+    record_refused_object,
     stale_period,
 )
-from upload_common.domain.versions import object_key, split_object_key
-from upload_common.errors import ContentChangedError, ObjectNotFoundError
+from upload_common.domain.versions import lock_file, object_key, split_object_key
+from upload_common.errors import ContentChangedError, InvalidInputError, ObjectNotFoundError
 from upload_common.models import ChecksumRun, FileVersion
 from upload_common.service_context import ServiceContext
 from upload_common.statuses import ChecksumStatus
@@ -51,28 +58,65 @@ class Outcome(StrEnum):
     JOB_SUBMITTED = "job_submitted"
     ABORTED = Skip.ABORTED.value
     IGNORED = Skip.IGNORED.value  # the object or its area is gone
+    REMOVED = Skip.REMOVE.value  # the area's deletion has begun: the object was deleted (deletion wins)
+    REJECTED = Skip.REJECTED.value  # stored under a name the service refuses: recorded and notified
+    DROPPED = "dropped"  # a record that can never be processed (logged)
 
 
 def handle_record(
     context: ServiceContext, body: str, *, inline_max_bytes: int | None = None
 ) -> list[Outcome]:
-    """Process one queue message. `inline_max_bytes`: larger files go to a checksum job (None: no limit)."""
-    return [process_object(context, event, inline_max_bytes=inline_max_bytes) for event in parse_events(body)]
+    """Process one queue message, each record on its own (see the module's docstring).
+    `inline_max_bytes`: larger files go to a checksum job (None: no limit)."""
+    outcomes: list[Outcome] = []
+    retry: Exception | None = None
+    for record in parse_events(body):
+        try:
+            outcomes.append(_process_record(context, record, inline_max_bytes))
+        except InvalidInputError as exc:
+            logger.error("dropping a record that cannot be processed: %s", exc)
+            outcomes.append(Outcome.DROPPED)
+        except Exception as exc:  # noqa: BLE001 - kept, and raised once the other records are done
+            logger.warning("a record failed; its message will come back: %r", exc)
+            retry = retry or exc
+    if retry is not None:
+        raise retry
+    return outcomes
+
+
+def _process_record(
+    context: ServiceContext, record: ObjectEvent | UnreadableRecord, inline_max_bytes: int | None
+) -> Outcome:
+    if isinstance(record, UnreadableRecord):
+        logger.error("dropping a record that cannot be processed: %s", record.reason)
+        return Outcome.DROPPED
+    if record.refused is not None:
+        return _refused(context, record, record.refused)
+    return process_object(context, record, inline_max_bytes=inline_max_bytes)
 
 
 def process_object(
     context: ServiceContext, event: ObjectEvent, *, inline_max_bytes: int | None = None
 ) -> Outcome:
     key = object_key(event.area_uuid, event.name)
-    try:
-        head = context.store.head(key)
-    except ObjectNotFoundError:
-        logger.info("%s: no longer stored; nothing to checksum", key)
-        return Outcome.IGNORED
-    use_job = inline_max_bytes is not None and head.size > inline_max_bytes and context.job_runner is not None
-    seen = SeenObject(event.area_uuid, event.name, event.etag or head.etag, head, event.size)
     with context.sessions.begin() as session:
+        # The HEAD comes after the lock, so it sees the store no earlier than any recorder before us:
+        # what it shows may become current (`upload_common.domain.versions`).
+        lock_file(session, event.area_uuid, event.name)
+        try:
+            head = context.store.head(key)
+        except ObjectNotFoundError:
+            logger.info("%s: no longer stored; nothing to checksum", key)
+            return Outcome.IGNORED
+        use_job = (
+            inline_max_bytes is not None and head.size > inline_max_bytes and context.job_runner is not None
+        )
+        seen = SeenObject(
+            event.area_uuid, event.name, event.etag or head.etag, head, event.size, event.store_order
+        )
         claim = claim_checksum_run(session, seen, for_job=use_job, stale_after=stale_period(context.settings))
+    if claim is Skip.REMOVE:
+        return _remove(context, key)
     if isinstance(claim, Skip):
         return Outcome(claim.value)
     if isinstance(claim, Known):
@@ -81,6 +125,25 @@ def process_object(
         submit_checksum_job(context, claim.run_id, event.area_uuid, key, head)
         return Outcome.JOB_SUBMITTED
     return _checksum_inline(context, claim, key, head)
+
+
+def _refused(context: ServiceContext, event: ObjectEvent, reason: str) -> Outcome:
+    """Record (and notify) an object stored under a name the service refuses, once."""
+    key = object_key(event.area_uuid, event.name)
+    refused = RefusedObject(
+        event.area_uuid, event.name, event.etag or "", event.size or 0, reason, event.store_order
+    )
+    with context.sessions.begin() as session:
+        # `object_url` refuses such a name; the URL says where the object is all the same.
+        skip = record_refused_object(session, refused, url=f"{context.store.url}/{key}")
+    return _remove(context, key) if skip is Skip.REMOVE else Outcome(skip.value)
+
+
+def _remove(context: ServiceContext, key: str) -> Outcome:
+    """Deletion wins: the object reached an area whose deletion has begun (recorded by the claim)."""
+    context.store.delete_many([key])
+    logger.warning("%s: its upload area is being deleted or was deleted; the object was deleted", key)
+    return Outcome.REMOVED
 
 
 def _retag(context: ServiceContext, key: str, head: ObjectInfo, known: Mapping[str, str]) -> Outcome:

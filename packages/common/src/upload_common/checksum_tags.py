@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from upload_common.checksums import CHECKSUM_NAMES, Checksums
-from upload_common.errors import ChecksumError
+from upload_common.errors import ChecksumError, ContentChangedError
 from upload_common.storage.base import ObjectStore
+
+# Another writer's tags can land between our write and our read-back (it checked the version just
+# before ours replaced it); writing again wins, as that writer then finds its object replaced.
+TAG_ATTEMPTS = 3
+
+
+class ObjectReplacedError(ContentChangedError):
+    """The object is no longer the version the checksums are of: another write replaced it."""
 
 
 def checksum_tags(checksums: Checksums | Mapping[str, str], prefix: str) -> dict[str, str]:
@@ -24,15 +32,31 @@ def tags_hold(tags: Mapping[str, str], checksums: Mapping[str, str], prefix: str
 
 
 def write_checksum_tags(
-    store: ObjectStore, key: str, checksums: Checksums | Mapping[str, str], prefix: str
+    store: ObjectStore,
+    key: str,
+    checksums: Checksums | Mapping[str, str],
+    prefix: str,
+    *,
+    etag: str | None = None,
 ) -> None:
     """Put the checksum tags on the object in one call, keeping its other tags, and read them back.
 
-    Raises `ChecksumError` when the tags read back are not the ones written (they did not stick, or
-    something replaced them at once); the caller retries.
+    With `etag`, the tags are for that version only: `ObjectReplacedError` when the object is another
+    version before or after the write (the tags may then sit on the newer version, whose own event
+    re-tags it). Raises `ChecksumError` when the tags read back are still not the ones written.
     """
     values = checksums.as_dict() if isinstance(checksums, Checksums) else dict(checksums)
-    kept = {name: value for name, value in store.get_tags(key).items() if not name.startswith(prefix)}
-    store.put_tags(key, kept | checksum_tags(values, prefix))
-    if not tags_hold(store.get_tags(key), values, prefix):
-        raise ChecksumError(f"{key}: the checksum tags did not stick")
+    for _ in range(TAG_ATTEMPTS if etag is not None else 1):
+        _check_version(store, key, etag)
+        kept = {name: value for name, value in store.get_tags(key).items() if not name.startswith(prefix)}
+        store.put_tags(key, kept | checksum_tags(values, prefix))
+        held = tags_hold(store.get_tags(key), values, prefix)
+        _check_version(store, key, etag)
+        if held:
+            return
+    raise ChecksumError(f"{key}: the checksum tags did not stick")
+
+
+def _check_version(store: ObjectStore, key: str, etag: str | None) -> None:
+    if etag is not None and (current := store.head(key).etag) != etag:
+        raise ObjectReplacedError(f"{key}: replaced by another write (ETag {current}, not {etag})")

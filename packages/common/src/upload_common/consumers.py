@@ -55,7 +55,8 @@ def run_consumer(
     wait_seconds: float = 1.0,
     on_idle: Callable[[], None] | None = None,
 ) -> int:
-    """Process messages until `stop` is set; returns how many were acked. `on_idle` runs when none came."""
+    """Process messages until `stop` is set; returns how many were acked. `on_idle` runs when none came;
+    an error in it is logged with its traceback and the loop goes on (it runs again next time)."""
     acked = 0
     while not stop.is_set():
         try:
@@ -69,8 +70,16 @@ def run_consumer(
                 break  # unprocessed messages come back after their visibility timeout
             acked += process_message(queue, message, handle)
         if not messages and on_idle is not None:
-            on_idle()
+            _run_idle_task(on_idle)
     return acked
+
+
+def _run_idle_task(on_idle: Callable[[], None]) -> None:
+    # A periodic task (reaper, sweep) that fails must not stop the loop that consumes the queue.
+    try:
+        on_idle()
+    except Exception:
+        logger.exception("the idle task failed; the worker goes on and runs it again later")
 
 
 def stop_on_signals() -> threading.Event:
@@ -82,7 +91,8 @@ def stop_on_signals() -> threading.Event:
 
 
 def every(seconds: float, action: Callable[[], object]) -> Callable[[], None]:
-    """`action`, run at most once every `seconds` (work a loop does while its queue is idle)."""
+    """`action`, run at most once every `seconds` (work a loop does while its queue is idle); one that
+    raised is tried again a period later, not at once."""
     last: float | None = None
 
     def maybe() -> None:

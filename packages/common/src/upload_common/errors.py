@@ -78,6 +78,11 @@ class JobNotFoundError(NotFoundError, JobRunnerError):
     """No job with this id."""
 
 
+class JobRefusedError(JobRunnerError):
+    """The job runner refused the job itself (an unknown image, a request it calls invalid): submitting
+    the same job again cannot help. Any other `JobRunnerError` may pass (throttling, an outage)."""
+
+
 class CredentialsError(UploadError):
     """Scoped upload credentials could not be issued."""
 

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
 
 
-def resolve_secret(configured: SecretStr | None, var_dir: Path, name: str) -> str:
-    """The configured secret, or the one kept in `var_dir/<name>` (generated on first use)."""
+def _random_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def resolve_secret(
+    configured: SecretStr | None, var_dir: Path, name: str, *, generate: Callable[[], str] = _random_secret
+) -> str:
+    """The configured secret, or the one kept in `var_dir/<name>` (made by `generate` on first use)."""
     if configured is not None and configured.get_secret_value():
         return configured.get_secret_value()
     path = var_dir / name
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     var_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
+    value = generate()
     # O_EXCL: when two processes start at once, exactly one writes and the other reads its value.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

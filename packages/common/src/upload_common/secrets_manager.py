@@ -9,6 +9,7 @@ Each `*_secret_arn` fills its setting unless that setting was given explicitly:
 | `api_keys_secret_arn` | `api_keys` | comma-separated keys, or a JSON list of keys |
 | `ingest_secret_arn` | `ingest_secret` | the string |
 | `secret_key_secret_arn` | `secret_key` | the string |
+| `ingest_jwt_key_secret_arn` | `ingest_jwt_key` (unless a key file is set) | the key (JSON, base64 or PEM) |
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def with_secrets(settings: S, client: Any | None = None) -> S:
     """`settings` with every secret named by an ARN fetched and filled in (unchanged if none is)."""
     arns = {
         name: getattr(settings, f"{name}_secret_arn")
-        for name in ("database", "api_keys", "ingest", "secret_key")
+        for name in ("database", "api_keys", "ingest", "secret_key", "ingest_jwt_key")
         if getattr(settings, f"{name}_secret_arn")
     }
     if not arns:
@@ -46,6 +47,9 @@ def with_secrets(settings: S, client: Any | None = None) -> S:
         update["ingest_secret"] = _fetch(client, "UPLOAD_INGEST_SECRET_ARN", arns["ingest"])
     if "secret_key" in arns and settings.secret_key is None:
         update["secret_key"] = _fetch(client, "UPLOAD_SECRET_KEY_SECRET_ARN", arns["secret_key"])
+    jwt_key_given = settings.ingest_jwt_key is not None or settings.ingest_jwt_key_file is not None
+    if "ingest_jwt_key" in arns and not jwt_key_given:
+        update["ingest_jwt_key"] = _fetch(client, "UPLOAD_INGEST_JWT_KEY_SECRET_ARN", arns["ingest_jwt_key"])
     # Re-validated, so a secret of the wrong shape stops start-up like any other bad setting.
     return type(settings).model_validate(settings.model_dump() | update)
 

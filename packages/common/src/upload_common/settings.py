@@ -61,7 +61,11 @@ class Settings(BaseSettings):
         default=(), description="Accepted Api-Key values, comma-separated."
     )
     ingest_url: str | None = Field(default=None, description="Base URL that receives notifications.")
-    ingest_secret: SecretStr | None = Field(default=None, description="HMAC secret for notifications.")
+    ingest_secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks signing secret for notifications: whsec_<base64>, or a plain "
+        "string whose UTF-8 bytes are the key.",
+    )
     ingest_jwt_key: SecretStr | None = Field(
         default=None,
         description="Service-account key (Google JSON, base64 JSON or PEM) for an RS256 bearer JWT on "
@@ -91,6 +95,12 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Timeout of each network phase of one delivery attempt."
     )
     secret_key: SecretStr | None = Field(default=None, description="Server secret for job callback tokens.")
+    callback_token_margin_seconds: int = Field(
+        default=6 * 3600,
+        ge=300,
+        description="A job's callback token expires this long after its job's timeout would (covers the "
+        "time a job waits in its queue before it starts).",
+    )
     public_url: str | None = Field(default=None, description="Base URL that jobs use to call back.")
     # On AWS, Terraform passes only the ARNs of secrets; their values are fetched at run time.
     database_secret_arn: str | None = Field(
@@ -105,6 +115,10 @@ class Settings(BaseSettings):
     secret_key_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret with the server secret for job callback tokens."
     )
+    ingest_jwt_key_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret with the service-account key of the notification JWT.",
+    )
     checksum_inline_max_bytes: int = Field(
         default=10 * GIB, ge=0, description="Above this size checksumming runs as a job."
     )
@@ -117,6 +131,11 @@ class Settings(BaseSettings):
     )
     validator_timeout_seconds: float = Field(
         default=3600, gt=0, description="Wall-clock limit of a validator."
+    )
+    validation_scheduling_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Attempts at submitting a validation's job (re-queues included) before it is FAILED.",
     )
     checksum_stale_after_seconds: int = Field(
         default=90, ge=6, description="A checksum run without a heartbeat this long has lost its worker."
@@ -171,8 +190,14 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     try:
         return cls(**overrides)
     except ValidationError as exc:
+        # Never the value itself (`str(exc)` shows it): it may be a secret, or a URL with a password.
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            message, value = error["msg"], error.get("input")
+            # A validator's message may quote what it refused (too short a value is no secret, and
+            # replacing it would garble the message).
+            if isinstance(value, str) and len(value) >= 4:
+                message = message.replace(value, "<the value>")
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {message}")
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None

@@ -58,8 +58,8 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   }
 
   assert {
-    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep"])
-    error_message = "the stage has the API and the six workers"
+    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile"])
+    error_message = "the stage has the API and the seven workers"
   }
 }
 

@@ -36,6 +36,7 @@ run "functions_handlers_and_artifacts" {
       checksum_reaper  = "upload-test-checksum-reaper"
       dispatcher       = "upload-test-dispatcher"
       validation_sweep = "upload-test-validation-sweep"
+      reconcile        = "upload-test-reconcile"
     }
     error_message = "one function per worker, named <name>-<worker>"
   }
@@ -48,12 +49,13 @@ run "functions_handlers_and_artifacts" {
       checksum_reaper  = "upload_checksum.lambda_handlers.reaper_handler"
       dispatcher       = "upload_api.lambda_handlers.dispatcher_handler"
       validation_sweep = "upload_api.lambda_handlers.validation_sweep_handler"
+      reconcile        = "upload_checksum.lambda_handlers.reconcile_handler"
     }
     error_message = "handlers must be the packages' entry points"
   }
 
   assert {
-    condition     = local.artifacts[local.functions.checksum.artifact].filename == var.checksum_zip_path && local.artifacts[local.functions.deletion.artifact].filename == var.api_zip_path
+    condition     = local.artifacts[local.functions.checksum.artifact].filename == var.checksum_zip_path && local.artifacts[local.functions.reconcile.artifact].filename == var.checksum_zip_path && local.artifacts[local.functions.deletion.artifact].filename == var.api_zip_path
     error_message = "checksum functions run from checksum.zip, the api package's workers from api.zip"
   }
 }
@@ -72,8 +74,8 @@ run "queues_feed_functions_with_partial_batch_failures" {
   }
 
   assert {
-    condition     = { for name, r in aws_cloudwatch_event_rule.schedule : name => r.schedule_expression } == { checksum_reaper = "rate(15 minutes)", dispatcher = "rate(1 minute)", validation_sweep = "rate(10 minutes)" }
-    error_message = "reaper, dispatcher and sweep run on their schedules"
+    condition     = { for name, r in aws_cloudwatch_event_rule.schedule : name => r.schedule_expression } == { checksum_reaper = "rate(15 minutes)", dispatcher = "rate(1 minute)", validation_sweep = "rate(10 minutes)", reconcile = "rate(1 day)" }
+    error_message = "reaper, dispatcher, sweep and reconciliation run on their schedules"
   }
 }
 
@@ -95,6 +97,25 @@ run "passes_only_its_own_job_role" {
       alltrue([for s in doc.statement : !contains(s.resources, "*") if s.sid != "DescribeJobs"])
     ])
     error_message = "only Batch's describe calls may use a wildcard resource"
+  }
+}
+
+run "reconcile_lists_reads_and_queues_only" {
+  command = plan
+
+  assert {
+    condition     = toset([for s in data.aws_iam_policy_document.reconcile.statement : s.sid]) == toset(["ListBucket", "ReadObjects", "QueueChecksums"]) && toset(flatten([for s in data.aws_iam_policy_document.reconcile.statement : s.actions])) == toset(["s3:ListBucket", "s3:GetObject", "sqs:SendMessage"])
+    error_message = "reconciliation lists the bucket, reads objects and queues checksums, nothing more"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.reconcile.statement : s.resources if s.sid == "QueueChecksums"]) == toset([var.queue_arns.checksum])
+    error_message = "reconciliation sends to the checksum queue only"
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.reconcile.statement : !contains(s.resources, "*")])
+    error_message = "reconciliation needs no wildcard resource"
   }
 }
 

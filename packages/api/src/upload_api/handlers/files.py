@@ -7,7 +7,6 @@ from typing import Any, cast
 from flask import Response, request
 
 from upload_api.handlers import _request as req
-from upload_api.names import check_filename
 from upload_api.services import files
 
 
@@ -38,9 +37,8 @@ def notify_uploaded(upload_area_uuid: str, filename: str) -> Response:
 
 
 def files_info(upload_area_uuid: str, body: list[str]) -> Response:
-    # Names in a JSON body are not URL-encoded: taken as they are.
-    names = [check_filename(name) for name in body]
-    return req.json_response(files.files_info(req.context(), req.area(upload_area_uuid), names))
+    # Names in a JSON body: as they are, or else percent-decoded (`upload_api.names.body_name_candidates`).
+    return req.json_response(files.files_info(req.context(), req.area(upload_area_uuid), list(body)))
 
 
 def list_files(upload_area_uuid: str, limit: int = 100, cursor: str | None = None) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 
 from upload_api.handlers import _request as req
-from upload_api.services import validations
+from upload_api.services import files, validations
 
 
 def validate_file(upload_area_uuid: str, filename: str, body: dict[str, Any]) -> Response:
@@ -15,8 +15,9 @@ def validate_file(upload_area_uuid: str, filename: str, body: dict[str, Any]) ->
 
 
 def validate_files(upload_area_uuid: str, body: dict[str, Any]) -> Response:
-    # Names in a JSON body are not URL-encoded: taken as they are.
-    return _schedule(upload_area_uuid, list(body["files"]), body)
+    # Names in a JSON body: as they are, or else percent-decoded (`upload_api.names.body_name_candidates`).
+    names = files.resolve_body_names(req.context(), req.area(upload_area_uuid), list(body["files"]))
+    return _schedule(upload_area_uuid, names, body)
 
 
 def file_validation(upload_area_uuid: str, filename: str) -> Response:

@@ -1,4 +1,5 @@
-"""One delivery attempt of one notification: a signed POST to the ingestion service.
+"""One delivery attempt of one notification: a POST to the ingestion service, signed per Standard
+Webhooks (`upload_api.notify.signing`) with the attempt's own timestamp.
 
 The outcome is returned, never raised: a receiver that is down, slow or answering an error is an
 ordinary event that the dispatcher records and retries.
@@ -6,8 +7,9 @@ ordinary event that the dispatcher records and retries.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -15,13 +17,7 @@ from typing import Any
 import httpx
 
 from upload_api.notify.service_account import ServiceAccountToken
-from upload_api.notify.signing import (
-    EVENT_HEADER,
-    NOTIFICATION_ID_HEADER,
-    SIGNATURE_HEADER,
-    encode_body,
-    sign,
-)
+from upload_api.notify.signing import EVENT_HEADER, encode_body, new_secret, signed_headers, signing_key
 from upload_common.errors import ConfigurationError
 from upload_common.generated_secrets import resolve_secret
 from upload_common.settings import Settings
@@ -38,7 +34,11 @@ class DeliveryOutcome:
 
 
 class IngestSender:
-    """POSTs notifications to `base_url` + target; one connection pool, reused across attempts."""
+    """POSTs notifications to `base_url` + target; one connection pool, reused across attempts.
+
+    `secret` is `whsec_<base64>` or a plain string (its UTF-8 bytes are the key); `clock` gives the
+    attempt's timestamp (Unix seconds).
+    """
 
     def __init__(
         self,
@@ -47,10 +47,12 @@ class IngestSender:
         *,
         timeout: float,
         token: ServiceAccountToken | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._secret = secret
+        self._key = signing_key(secret)
         self._token = token
+        self._clock = clock
         # No redirects: a 3xx is not a delivery, and following one would re-send the signed body elsewhere.
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
@@ -67,7 +69,7 @@ class IngestSender:
             raise ConfigurationError("UPLOAD_INGEST_URL: not an http:// or https:// URL")
         return cls(
             settings.ingest_url,
-            resolve_secret(settings.ingest_secret, settings.var_dir, "ingest_secret"),
+            resolve_secret(settings.ingest_secret, settings.var_dir, "ingest_secret", generate=new_secret),
             timeout=settings.notification_timeout_seconds,
             token=ServiceAccountToken.from_settings(settings),
         )
@@ -75,13 +77,16 @@ class IngestSender:
     def send(
         self, notification_id: uuid.UUID, event_type: str, target: str, payload: Mapping[str, Any]
     ) -> DeliveryOutcome:
-        """Make one attempt; a 2xx answer is a delivery, anything else an error to retry."""
-        body = encode_body(payload)
+        """Make one attempt; a 2xx answer is a delivery, anything else an error to retry.
+
+        The id is the notification's (the same on every attempt, so the receiver drops duplicates);
+        the timestamp is now, so each attempt is signed afresh and a stale capture is refused.
+        """
+        body = encode_body(event_type, payload)
         headers = {
             "Content-Type": "application/json",
-            NOTIFICATION_ID_HEADER: str(notification_id),
             EVENT_HEADER: event_type,
-            SIGNATURE_HEADER: sign(self._secret, body),
+            **signed_headers(self._key, str(notification_id), int(self._clock()), body),
         }
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.bearer()}"

@@ -90,7 +90,8 @@ class ServiceAccountToken:
 
 
 def load_key(settings: Settings) -> ServiceAccountKey | None:
-    """The key from `UPLOAD_INGEST_JWT_KEY` or `UPLOAD_INGEST_JWT_KEY_FILE`, or None when neither is set.
+    """The key from `UPLOAD_INGEST_JWT_KEY` (which `UPLOAD_INGEST_JWT_KEY_SECRET_ARN` fills at start-up,
+    `upload_common.secrets_manager`) or `UPLOAD_INGEST_JWT_KEY_FILE`, or None when none is set.
 
     Accepts a Google service-account JSON, the same JSON base64-encoded (how the seed stored it) or a
     bare PEM (then `UPLOAD_INGEST_JWT_ISSUER` names the account). Errors never quote the key.

@@ -6,23 +6,35 @@ import base64
 import binascii
 import io
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
+from sqlalchemy.orm import Session
+
 from upload_api.context import ApiContext
-from upload_api.names import check_filename
+from upload_api.names import body_name_candidates, check_filename
 from upload_common import messages
-from upload_common.checksum_tags import write_checksum_tags
+from upload_common.checksum_tags import ObjectReplacedError, write_checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
-from upload_common.domain.areas import existing_area, writable_area
+from upload_common.domain.areas import area_for_finished_upload, existing_area, writable_area
 from upload_common.domain.checksum_results import record_checksummed_upload
 from upload_common.domain.versions import current_version, current_versions, object_key, version_with_etag
-from upload_common.errors import FileNotFoundInAreaError, InvalidInputError, ObjectNotFoundError
+from upload_common.errors import (
+    AreaNotFoundError,
+    ChecksumError,
+    ConflictError,
+    FileNotFoundInAreaError,
+    InvalidInputError,
+    ObjectNotFoundError,
+)
 from upload_common.fileinfo import file_info_of_object, file_info_of_version
-from upload_common.models import FileVersion
+from upload_common.models import FileVersion, UploadArea
 from upload_common.storage import ObjectInfo
+
+logger = logging.getLogger(__name__)
 
 # Bodies up to this size are read before anything is written, so identical content is not rewritten.
 SMALL_BODY_BYTES = 8 * 1024 * 1024
@@ -48,7 +60,12 @@ def store_file(
     content_type: str | None,
     size: int | None,
 ) -> dict[str, Any]:
-    """Store `body` as the file, computing its checksums while it streams; return its FileInfo."""
+    """Store `body` as the file, computing its checksums while it streams; return its FileInfo.
+
+    A body that breaks off (`upload_api.body_framing`) raises out of `body.read` before anything is
+    recorded, and the store keeps the previous version. When another write replaces the object before
+    it is tagged: `ObjectReplacedError` (409, retry); that write's version is checksummed by its own event.
+    """
     content_type = check_content_type(content_type)
     check_filename(name)
     key = object_key(area_uuid, name)
@@ -58,6 +75,8 @@ def store_file(
     hasher = ChecksumHasher(size=size)  # with the size, parts follow the rule above 10,000 parts too
     head = body.read(SMALL_BODY_BYTES + 1)
     if len(head) <= SMALL_BODY_BYTES:
+        if size is not None and len(head) != size:
+            raise _length_mismatch(len(head), size)
         hasher.update(head)
         checksums = hasher.finish()
         unchanged = _unchanged_version(context, area_uuid, name, checksums, len(head), content_type)
@@ -65,41 +84,94 @@ def store_file(
             return unchanged
         info = context.store.put(key, io.BytesIO(head), size=len(head), content_type=content_type)
     else:
-        stream = cast(BinaryIO, _HashingReader(_prepend(head, body), hasher))
+        stream = cast(BinaryIO, _HashingReader(_prepend(head, body), hasher, size))
         info = context.store.put(key, stream, size=size, content_type=content_type)
         checksums = hasher.finish()
     if checksums.s3_etag != info.etag or hasher.bytes_seen != info.size:
-        # Someone else wrote the key while we did; that version is checksummed by its own event.
+        # The store holds other bytes than those hashed (its part rule differs): the worker checksums them.
         context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
         return file_info_of_object(
             info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=None
         )
-    write_checksum_tags(context.store, key, checksums, context.settings.checksum_tag_prefix)
+    retag = _tag(context, area_uuid, name, info, checksums)
     url = context.store.object_url(key)
     with context.sessions.begin() as session:
-        area = existing_area(session, area_uuid)
+        try:
+            area = area_for_finished_upload(session, area_uuid)
+        except (AreaNotFoundError, ConflictError):
+            context.store.delete_many([key])  # deletion wins over an upload that streamed meanwhile
+            logger.warning("%s: its upload area is being deleted or was deleted; the object was deleted", key)
+            raise
         version = record_checksummed_upload(session, area, name, info, checksums.as_dict(), url=url)
-        return file_info_of_version(version, area_uuid=area_uuid, url=url)
+        stored = file_info_of_version(version, area_uuid=area_uuid, url=url)
+    if retag:  # after the record: the worker then finds the version's checksums and only re-tags
+        context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
+    return stored
+
+
+def _tag(context: ApiContext, area_uuid: str, name: str, info: ObjectInfo, checksums: Checksums) -> bool:
+    """Tag the version just stored with its checksums; True when the tags did not stick and the
+    worker should re-tag it. Another write's replacing the object is the caller's 409 (retry)."""
+    key = object_key(area_uuid, name)
+    try:
+        write_checksum_tags(
+            context.store, key, checksums, context.settings.checksum_tag_prefix, etag=info.etag
+        )
+    except ObjectReplacedError:
+        # Our tags may sit on the newer version; its own event (re-)tags it, and this one makes sure.
+        context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
+        raise ObjectReplacedError(
+            f"{name!r} was replaced by another upload while this one was stored: the file now holds the "
+            "other upload's bytes. Retry to store these."
+        ) from None
+    except ChecksumError as error:
+        # Other writers' tags kept landing on ours. The checksums (from the bytes) are recorded all the
+        # same; the tags are a copy for readers of the store.
+        logger.warning("%s: %s; the checksum worker re-tags it", key, error)
+        return True
+    return False
 
 
 def file_info_current(context: ApiContext, area_uuid: str, name: str) -> dict[str, Any]:
     """FileInfo of the object now stored under the name, with checksums when that version has them."""
     check_filename(name)
-    key = object_key(area_uuid, name)
     with context.sessions() as session:
         area = existing_area(session, area_uuid)
-        info = head_file(context, area_uuid, name)
-        version = version_with_etag(session, area.id, name, info.etag)
-        checksums = version.checksums if version is not None else None
-        return file_info_of_object(
-            info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=checksums
-        )
+        return _described(context, session, area, name, head_file(context, area_uuid, name))
 
 
 def files_info(context: ApiContext, area_uuid: str, names: list[str]) -> list[dict[str, Any]]:
+    """FileInfo of each file named in a JSON body (`resolve_body_names`), in the order asked."""
+    with context.sessions() as session:
+        area = existing_area(session, area_uuid)
+        return [_described(context, session, area, *_stored_body_name(context, area_uuid, n)) for n in names]
+
+
+def resolve_body_names(context: ApiContext, area_uuid: str, names: list[str]) -> list[str]:
+    """The stored file each name from a JSON body means (`upload_api.names.body_name_candidates`: the
+    exact name first, then its percent-decoded form); `FileNotFoundInAreaError` naming the first missing."""
     with context.sessions() as session:
         existing_area(session, area_uuid)
-    return [file_info_current(context, area_uuid, name) for name in names]
+    return [_stored_body_name(context, area_uuid, name)[0] for name in names]
+
+
+def _stored_body_name(context: ApiContext, area_uuid: str, name: str) -> tuple[str, ObjectInfo]:
+    for candidate in body_name_candidates(name):
+        try:
+            return candidate, context.store.head(object_key(area_uuid, candidate))
+        except ObjectNotFoundError:
+            continue
+    raise FileNotFoundInAreaError(f"no file {name!r} in upload area {area_uuid}")
+
+
+def _described(
+    context: ApiContext, session: Session, area: UploadArea, name: str, info: ObjectInfo
+) -> dict[str, Any]:
+    """FileInfo of the stored object `info`, with checksums when that version has them."""
+    version = version_with_etag(session, area.id, name, info.etag)
+    checksums = version.checksums if version is not None else None
+    url = context.store.object_url(object_key(area.uuid, name))
+    return file_info_of_object(info, area_uuid=area.uuid, name=name, url=url, checksums=checksums)
 
 
 def notify_uploaded(context: ApiContext, area_uuid: str, name: str) -> None:
@@ -181,9 +253,10 @@ def _unchanged_version(  # noqa: PLR0917 - private helper with one caller
 class _HashingReader(io.RawIOBase):
     """Feeds every byte the store reads through the hasher: one pass computes all four checksums."""
 
-    def __init__(self, source: BinaryIO, hasher: ChecksumHasher) -> None:
+    def __init__(self, source: BinaryIO, hasher: ChecksumHasher, declared: int | None) -> None:
         self._source = source
         self._hasher = hasher
+        self._declared = declared
 
     def readable(self) -> bool:
         return True
@@ -191,13 +264,20 @@ class _HashingReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size)
         if data:
-            self._hasher.update(data)
+            try:
+                self._hasher.update(data)
+            except ChecksumError:  # more bytes than the Content-Length: the caller's mistake
+                raise _length_mismatch(self._hasher.bytes_seen + len(data), self._declared) from None
         return data
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def _length_mismatch(received: int, declared: int | None) -> InvalidInputError:
+    return InvalidInputError(f"the body has {received} bytes, its Content-Length says {declared}")
 
 
 def _prepend(head: bytes, rest: BinaryIO) -> BinaryIO:

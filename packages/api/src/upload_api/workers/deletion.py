@@ -1,5 +1,12 @@
 """Area deletion: delete the area's objects in batches, resumably, then mark the area and its files
-DELETED (rows are kept). Idempotent: a redelivered or stale message changes nothing."""
+DELETED (rows are kept). Idempotent: a redelivered or stale message changes nothing.
+
+Deletion wins over writes in flight. The prefix is listed again after every batch and the area is marked
+DELETED only once a listing comes back empty, so objects that landed meanwhile go too (names the service
+refuses included: `ObjectStore.delete_many` takes them). Whatever lands after that last listing is
+deleted by whoever sees it: the checksum worker on the object's event (an S3 write with credentials
+issued before the deletion), the API after a PUT that streamed meanwhile
+(`upload_common.domain.areas.area_for_finished_upload`)."""
 
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ def delete_area(context: ApiContext, area_uuid: str, *, time_left: Callable[[], 
 
     prefix = f"{area_uuid}/"  # the trailing slash keeps a longer id with the same start out
     deleted = 0
-    while True:
+    while True:  # until a listing after the last batch is empty: objects land while we delete
         keys = [
             info.key
             for info in itertools.islice(context.store.list(prefix, page_size=DELETE_BATCH), DELETE_BATCH)

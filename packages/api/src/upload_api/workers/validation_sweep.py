@@ -1,6 +1,8 @@
 """The validation sweep: no validation stays SCHEDULING_QUEUED, SCHEDULED or VALIDATING forever.
 
-- SCHEDULING_QUEUED for a while: its message was lost; it is queued again (scheduling is idempotent).
+- SCHEDULING_QUEUED for a while: its message was lost (or dead-lettered); it is queued again
+  (scheduling is idempotent). Each re-queue counts as a scheduling attempt: once
+  `validation_scheduling_max_attempts` are used up it is FAILED instead, and ingest is told.
 - SCHEDULED or VALIDATING with a job that ended FAILED (killed, out of memory, timed out, lost with
   its instance), or ended without its harness reporting a result: FAILED with the job's reason, and
   ingest is told (`file_validated`).
@@ -16,7 +18,7 @@ from sqlalchemy import select
 
 from upload_api.context import ApiContext
 from upload_common import messages
-from upload_common.domain.validations import UNFINISHED, fail_validation
+from upload_common.domain.validations import UNFINISHED, fail_validation, requeue_or_fail
 from upload_common.errors import JobNotFoundError, UploadError
 from upload_common.jobs import JobState
 from upload_common.models import UploadArea, Validation, utcnow
@@ -38,6 +40,7 @@ def sweep(context: ApiContext, *, now: datetime | None = None) -> SweepReport:
     now = now or utcnow()
     report = SweepReport()
     requeue: list[str] = []
+    max_attempts = context.settings.validation_scheduling_max_attempts
     with context.sessions.begin() as session:
         rows = session.execute(
             select(Validation, UploadArea.uuid)
@@ -48,9 +51,13 @@ def sweep(context: ApiContext, *, now: datetime | None = None) -> SweepReport:
         ).all()
         for validation, area_uuid in rows:
             if validation.status is ValidationStatus.SCHEDULING_QUEUED:
-                if validation.updated_at < now - REQUEUE_AFTER:
+                if validation.updated_at >= now - REQUEUE_AFTER:
+                    continue
+                if requeue_or_fail(session, validation, area_uuid, max_attempts=max_attempts):
                     validation.updated_at = now
                     requeue.append(str(validation.id))
+                else:
+                    report.failed += 1
                 continue
             reason = _job_failure(context, validation)
             if reason is not None:

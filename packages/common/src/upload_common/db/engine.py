@@ -19,7 +19,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - any parse failure is a bad setting
-        raise ConfigurationError(f"UPLOAD_DATABASE_URL: not a database URL: {url!r}") from None
+        # Neither the value nor the parser's message (it may quote part of it): it may hold a password.
+        raise ConfigurationError(
+            "UPLOAD_DATABASE_URL: not a database URL (expected "
+            "dialect[+driver]://user:password@host[:port]/database, the port a number; "
+            "the value is not shown as it may hold a password)"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":

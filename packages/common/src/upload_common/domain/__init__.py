@@ -7,11 +7,13 @@ these functions; none of them re-implements a rule. The caller owns the transact
 | module | holds |
 |---|---|
 | `areas` | which areas exist, accept files, are processed; create, lock, the deletion steps |
-| `versions` | the versions of a file and which one is current |
-| `checksum_runs` | claiming a version's checksum run, heartbeats, stalled and finished runs |
+| `versions` | the versions of a file and which one is current (by the store's order, never by arrival) |
+| `checksum_runs` | who checksums a version, heartbeats, stalled runs; refused and late objects |
 | `checksum_results` | recording computed or reported checksums (one function for every path) |
+| `checksum_failures` | runs that end FAILED: another run, or the version gives up and ingest is told |
 | `validations` | recording, reading and finishing validations |
 | `jobs` | what jobs are told (callback URLs) and what they may report |
 | `state_machines` | the legal transitions of every status |
 | `outbox` | the notifications written with the changes that cause them |
+| `reconciliation` | which stored objects were never processed; which versions to re-verify |
 """

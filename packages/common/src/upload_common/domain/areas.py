@@ -4,7 +4,9 @@ Three rules, each in one function:
 - an area *exists* until it is DELETED (`existing_area`): its files can be read;
 - an area is *writable* while UNLOCKED (`writable_area`): files may be added, credentials issued;
 - an area is *processed* while UNLOCKED or LOCKED (`processed_area`): its new versions are
-  checksummed; once its deletion is queued, events for it are ignored.
+  checksummed. Once its deletion is queued, deletion wins: every object that reaches it, whoever wrote
+  it and whenever, is deleted by whoever sees it (the deletion worker, the checksum worker on its event,
+  the API after a PUT that was streaming meanwhile: `area_for_finished_upload`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ def processed_area(session: Session, area_uuid: str) -> UploadArea | None:
     """The area, if its new file versions are still processed; None when unknown or being deleted."""
     area = find_area(session, area_uuid)
     return area if area is not None and area.status in PROCESSED else None
+
+
+def area_for_finished_upload(session: Session, area_uuid: str) -> UploadArea:
+    """The area an upload that has just been stored is recorded in, locked until the caller's
+    transaction ends so that its deletion cannot begin meanwhile. Once its deletion has begun
+    (`ConflictError`) or ended (`AreaNotFoundError`) the caller deletes the object it wrote: the upload
+    started before the deletion, but the deletion may not have seen it. (A lock taken while the body
+    streamed does not refuse the upload: it began before the lock.)"""
+    area = existing_area(session, area_uuid, for_update=True)
+    _refuse_if_being_deleted(area)
+    return area
 
 
 def is_existing(session: Session, area_uuid: str) -> bool:

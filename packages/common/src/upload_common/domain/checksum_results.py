@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from upload_common.declared_checksums import mismatches
+from upload_common.domain.checksum_failures import fail_checksum_run
 from upload_common.domain.jobs import JobReport, reported_status
 from upload_common.domain.outbox import notify_file_uploaded
 from upload_common.domain.state_machines import transition_checksum, transition_file
@@ -79,7 +80,9 @@ def record_checksummed_upload(
     *,
     url: str,
 ) -> FileVersion:
-    """Record a version the API stored and checksummed while it streamed (a run that ran inline)."""
+    """Record a version the API stored and checksummed while it streamed (a run that ran inline). It is
+    the current version unless one the store wrote later already is (`versions.record_version`); the
+    caller has checked the area with `areas.area_for_finished_upload` (deletion wins)."""
     version = record_version(session, area.id, name, stored, origin=FileOrigin.API, for_update=True)
     if version.status is FileStatus.UPLOADED:
         run = ChecksumRun(id=uuid.uuid4(), file_id=version.id, status=ChecksumStatus.SCHEDULED)
@@ -107,8 +110,15 @@ def apply_checksum_report(
     if checksums is not None:
         record_checksum_result(session, version, run, checksums, url=url_of(version))
         return
-    reason = report.payload.get("reason")
-    transition_checksum(run, new_status, reason=reason if isinstance(reason, str) else None)
+    reported_reason = report.payload.get("reason")
+    reason = reported_reason if isinstance(reported_reason, str) else None
+    if new_status is ChecksumStatus.FAILED:
+        # The job gave up: the version does too, and ingest hears of it.
+        fail_checksum_run(
+            session, run, version, reason or f"checksum job {run.job_id} failed", url_of(version)
+        )
+        return
+    transition_checksum(run, new_status, reason=reason)
 
 
 def _find_run(session: Session, area_uuid: str, run_id: str) -> tuple[ChecksumRun, FileVersion]:

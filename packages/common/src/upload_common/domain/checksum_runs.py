@@ -3,7 +3,13 @@
 The version row is the claim: `claim_checksum_run` decides, under the version's row lock, whether the
 caller checksums it now (a `Claim`), only re-applies known checksums (`Known`), or does nothing (a
 `Skip` saying why). A run whose heartbeat went stale (its worker died) is taken over; an event for a
-version that is no longer the stored one ends as an ABORTED run.
+version that is not the current one (`upload_common.domain.versions`) ends as an ABORTED run.
+
+Two kinds of objects are never checksummed, and both are recorded rather than dropped:
+- deletion wins: an object of an area whose deletion has begun (or ended) is to be deleted by the caller
+  (`Skip.REMOVE`), whoever wrote it and whenever; it is recorded as a DELETED version with the reason;
+- an object stored under a name the service refuses (`record_refused_object`) is a REJECTED version with
+  the reason, notified once.
 """
 
 from __future__ import annotations
@@ -18,10 +24,18 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from upload_common.domain.areas import processed_area
+from upload_common.domain.areas import PROCESSED, find_area
+from upload_common.domain.outbox import notify_file_uploaded
 from upload_common.domain.state_machines import transition_checksum
-from upload_common.domain.versions import new_file_version, record_version_row
-from upload_common.models import ChecksumRun, FileVersion, utcnow
+from upload_common.domain.versions import (
+    lock_file,
+    new_file_version,
+    record_version,
+    record_version_row,
+    version_with_etag,
+)
+from upload_common.fileinfo import file_info_of_version
+from upload_common.models import ChecksumRun, FileVersion, UploadArea, utcnow
 from upload_common.settings import Settings
 from upload_common.statuses import ChecksumStatus, FileOrigin, FileStatus
 from upload_common.storage.base import ObjectInfo
@@ -49,10 +63,12 @@ class Known:
 class Skip(StrEnum):
     """Why nothing is to be done for this event."""
 
-    IGNORED = "ignored"  # the area is unknown or being deleted, or the version was deleted
+    IGNORED = "ignored"  # the area is unknown, or the version was deleted
     ALREADY_DONE = "already_done"
     IN_PROGRESS = "in_progress"  # another worker (or a job) holds this version
-    ABORTED = "aborted"  # the event is for a version that is no longer the stored one
+    ABORTED = "aborted"  # the event is for a version that is not the current one
+    REMOVE = "removed"  # the area's deletion has begun: the caller deletes the object (recorded DELETED)
+    REJECTED = "rejected"  # stored under a refused name: recorded REJECTED and notified
 
 
 @dataclass(frozen=True)
@@ -62,8 +78,21 @@ class SeenObject:
     area_uuid: str
     name: str
     etag: str  # the version the event is about
-    stored: ObjectInfo  # what the store holds under the name now
+    stored: ObjectInfo  # what the store holds under the name now (a HEAD made after `lock_file`)
     event_size: int | None = None
+    store_order: str | None = None  # the event's (S3's sequencer), when it tells one
+
+
+@dataclass(frozen=True)
+class RefusedObject:
+    """An object stored under a name the service refuses, as its event describes it."""
+
+    area_uuid: str
+    name: str
+    etag: str
+    size: int
+    reason: str
+    store_order: str | None = None
 
 
 def claim_checksum_run(  # noqa: PLR0911 - one decision table, one return per outcome
@@ -71,26 +100,34 @@ def claim_checksum_run(  # noqa: PLR0911 - one decision table, one return per ou
 ) -> Claim | Known | Skip:
     """Decide who checksums the version `seen` names (see the module's docstring). A claimed inline
     run is CHECKSUMMING; a run claimed for a job stays SCHEDULED until the job reports."""
-    area = processed_area(session, seen.area_uuid)
+    area = find_area(session, seen.area_uuid)
     if area is None:
-        logger.info("%s/%s: area is unknown or being deleted; ignored", seen.area_uuid, seen.name)
+        logger.info("%s/%s: no such upload area; ignored", seen.area_uuid, seen.name)
         return Skip.IGNORED
-    current = seen.etag == seen.stored.etag
+    size = seen.event_size if seen.event_size is not None else seen.stored.size
+    if area.status not in PROCESSED:
+        return _deletion_wins(session, area, seen.name, seen.etag, size, seen.store_order)
+    held = seen.etag == seen.stored.etag
     version = record_version_row(
         session,
         area.id,
         seen.name,
         seen.etag,
-        lambda: _version_seen(area.id, seen, current=current),
+        lambda: _version_seen(area.id, seen, held=held),
+        held=held,
+        store_order=_store_order_of(seen, held=held),
         for_update=True,
     )
+    if not held:  # the store holds another version now: that one is current (recorded if it was not)
+        record_version(session, area.id, seen.name, seen.stored, origin=FileOrigin.STORE)
     if version.status in FINISHED_VERSION:
-        return Known(dict(version.checksums or {})) if current else Skip.ALREADY_DONE
-    if version.status is FileStatus.DELETED:
+        return Known(dict(version.checksums or {})) if version.current else Skip.ALREADY_DONE
+    if version.status in (FileStatus.DELETED, FileStatus.REJECTED):
         return Skip.IGNORED
-    if not current:
+    if not version.current:
         aborted = ChecksumRun(file_id=version.id, status=ChecksumStatus.SCHEDULED)
-        transition_checksum(aborted, ChecksumStatus.ABORTED, reason=f"replaced by version {seen.stored.etag}")
+        replaced = f"replaced by version {seen.stored.etag}" if not held else "a later version is current"
+        transition_checksum(aborted, ChecksumStatus.ABORTED, reason=replaced)
         session.add(aborted)
         return Skip.ABORTED
     run = latest_run(session, version.id)
@@ -155,8 +192,80 @@ def attach_job(session: Session, run_id: uuid.UUID, job_id: str) -> None:
     session.execute(update(ChecksumRun).where(ChecksumRun.id == run_id).values(job_id=job_id))
 
 
-def _version_seen(area_id: int, seen: SeenObject, *, current: bool) -> FileVersion:
-    if current:
+def record_refused_object(session: Session, refused: RefusedObject, *, url: str) -> Skip:
+    """Record an object stored under a refused name as a REJECTED version with the reason, and notify
+    it, once per version: `REJECTED` the first time, `ALREADY_DONE` after. `REMOVE` when its area's
+    deletion has begun, `IGNORED` when there is no such area. `url`: the object's URL, for the notice."""
+    area = find_area(session, refused.area_uuid)
+    if area is None:
+        logger.warning(
+            "%s/%s: refused name in no known upload area; dropped", refused.area_uuid, refused.name
+        )
+        return Skip.IGNORED
+    if area.status not in PROCESSED:
+        return _deletion_wins(session, area, refused.name, refused.etag, refused.size, refused.store_order)
+    lock_file(session, area.uuid, refused.name)
+    if version_with_etag(session, area.id, refused.name, refused.etag) is not None:
+        return Skip.ALREADY_DONE
+    version = record_version_row(
+        session,
+        area.id,
+        refused.name,
+        refused.etag,
+        lambda: _unkept(area, refused.name, refused.etag, refused.size, FileStatus.REJECTED, refused.reason),
+        held=False,
+        store_order=refused.store_order,
+    )
+    session.flush()
+    info = file_info_of_version(version, area_uuid=area.uuid, url=url)
+    notify_file_uploaded(session, version, info, reason=refused.reason)
+    logger.warning(
+        "%s/%s: stored under a refused name (%s); recorded", area.uuid, refused.name, refused.reason
+    )
+    return Skip.REJECTED
+
+
+def _deletion_wins(  # noqa: PLR0917 - private helper: the object as its event names it
+    session: Session, area: UploadArea, name: str, etag: str, size: int, store_order: str | None
+) -> Skip:
+    """The caller deletes an object of an area whose deletion has begun; recorded as a DELETED version
+    (unless the version was recorded before: the deletion marks that one)."""
+    reason = f"stored in upload area {area.uuid} after its deletion began; deleted"
+    record_version_row(
+        session,
+        area.id,
+        name,
+        etag,
+        lambda: _unkept(area, name, etag, size, FileStatus.DELETED, reason),
+        held=False,
+        store_order=store_order,
+    )
+    return Skip.REMOVE
+
+
+def _unkept(  # noqa: PLR0917 - private helper with two callers
+    area: UploadArea, name: str, etag: str, size: int, status: FileStatus, reason: str
+) -> FileVersion:
+    """The row of a version the service does not keep (never current, never checksummed)."""
+    return FileVersion(
+        area_id=area.id,
+        name=name,
+        etag=etag,
+        size=size,
+        origin=FileOrigin.STORE,
+        status=status,
+        reason=reason,
+    )
+
+
+def _store_order_of(seen: SeenObject, *, held: bool) -> str | None:
+    """The event's store order, or the HEAD's when the HEAD saw this very version (the later of two)."""
+    orders = [order for order in (seen.store_order, seen.stored.store_order if held else None) if order]
+    return max(orders, default=None)
+
+
+def _version_seen(area_id: int, seen: SeenObject, *, held: bool) -> FileVersion:
+    if held:
         return new_file_version(area_id, seen.name, seen.stored, origin=FileOrigin.STORE)
     # An older version, seen only in its event: its size is all that is known of it.
     return FileVersion(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,13 +27,26 @@ def callback_base_url(settings: Settings) -> str:
 
 
 def callback_environment(
-    settings: Settings, secret_key: str, kind: CallbackKind, area_uuid: str, record_id: str
+    settings: Settings,
+    secret_key: str,
+    kind: CallbackKind,
+    area_uuid: str,
+    record_id: str,
+    *,
+    job_timeout_seconds: float,
+    now: float | None = None,
 ) -> dict[str, str]:
-    """`UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_TOKEN` of the job that reports on one record."""
+    """`UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_TOKEN` of the job that reports on one record.
+
+    The token expires `job_timeout_seconds` plus `callback_token_margin_seconds` after `now` (default:
+    the clock): the margin covers the time a job waits in its queue before its timeout starts.
+    """
     path = f"/v1/area/{area_uuid}/{_CALLBACK_PATHS[kind]}/{record_id}"
+    issued = time.time() if now is None else now
+    expires_at = math.ceil(issued + job_timeout_seconds + settings.callback_token_margin_seconds)
     return {
         "UPLOAD_CALLBACK_URL": callback_base_url(settings) + path,
-        "UPLOAD_CALLBACK_TOKEN": job_token(secret_key, kind, record_id),
+        "UPLOAD_CALLBACK_TOKEN": job_token(secret_key, kind, record_id, expires_at),
     }
 
 

@@ -126,6 +126,41 @@ def mark_scheduled(validation: Validation, job_id: str) -> None:
     transition_validation(validation, ValidationStatus.SCHEDULED)
 
 
+def count_scheduling_attempt(validation: Validation) -> int:
+    """Count one more attempt at scheduling the validation (a submission, or the sweep's re-queue)."""
+    validation.scheduling_attempts = (validation.scheduling_attempts or 0) + 1
+    return validation.scheduling_attempts
+
+
+def scheduling_failed(
+    session: Session, waiting: ToSchedule, reason: str, *, retryable: bool, max_attempts: int
+) -> bool:
+    """The job could not be submitted: True when it is to be tried again; otherwise (refused, or out of
+    attempts) the validation is FAILED with the reason and ingest is told."""
+    attempts = waiting.validation.scheduling_attempts
+    if retryable and attempts < max_attempts:
+        waiting.validation.reason = f"attempt {attempts}: {reason}"  # for operators while it waits
+        return True
+    why = f"after {attempts} attempt(s)" if retryable else "it was refused"
+    fail_validation(
+        session, waiting.validation, waiting.area_uuid, f"the job could not be submitted ({why}): {reason}"
+    )
+    return False
+
+
+def requeue_or_fail(session: Session, validation: Validation, area_uuid: str, *, max_attempts: int) -> bool:
+    """A validation still waiting for its job long after it was queued (its message was lost or
+    dead-lettered): True to queue it again (one more attempt), or FAILED once out of attempts."""
+    if validation.scheduling_attempts < max_attempts:
+        count_scheduling_attempt(validation)
+        return True
+    reason = f"the job could not be submitted after {validation.scheduling_attempts} attempt(s)"
+    if validation.reason:  # the last submission's error
+        reason += f"; last: {validation.reason}"
+    fail_validation(session, validation, area_uuid, reason)
+    return False
+
+
 def apply_validation_report(session: Session, area_uuid: str, validation_id: str, report: JobReport) -> None:
     """Apply one report of the harness; repeated reports change nothing, out-of-order ones raise
     `IllegalTransitionError`, one about another area's validation `NotFoundError`."""

@@ -1,33 +1,43 @@
 """File versions: one row per (area, name, ETag), and the rule for which one is current.
 
-The current version of a file is its newest recorded version (the highest row id); `is_current()`
-is that rule as SQL, used both for one file and for whole listings and counts.
+The current version of a file is the row with `current` set, at most one per (area, name), and the order
+of versions comes from the store, never from the order in which events or requests arrive:
+
+- a version becomes current when the store holds it now (the caller saw its ETag in a HEAD, or has just
+  written it), unless the current version is later in the store's order (`store_order`: S3's event
+  sequencer, the local store's counter; compared only when both are known), which means that what the
+  caller saw is already stale;
+- recording a version the store no longer holds never makes it current;
+- the same ETag written again (A, B, A) is the same row: it takes the later store order and becomes
+  current again when the store holds it;
+- REJECTED and DELETED versions are never current: they are not files of the area (not listed, not
+  counted).
+
+Recorders of one file take turns (`lock_file`): on PostgreSQL a transaction-scoped advisory lock per
+object key, on SQLite the database's single writer (BEGIN IMMEDIATE), which the same call starts. A HEAD
+made after `lock_file` therefore sees the store no earlier than any recorder before it did.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from upload_common.declared_checksums import declared_checksums
-from upload_common.models import FileVersion
+from upload_common.models import FileVersion, UploadArea
 from upload_common.statuses import FileOrigin, FileStatus
 from upload_common.storage.base import ObjectInfo
 
+NEVER_CURRENT = frozenset({FileStatus.REJECTED, FileStatus.DELETED})
+
 
 def is_current() -> ColumnElement[bool]:
-    """True for a version that no newer version of the same file replaced."""
-    newer = aliased(FileVersion)
-    return ~exists().where(
-        and_(
-            newer.area_id == FileVersion.area_id,
-            newer.name == FileVersion.name,
-            newer.id > FileVersion.id,
-        )
-    )
+    """True for the current version of its file (see the module's docstring)."""
+    return FileVersion.current.is_(True)
 
 
 def current_versions(area_id: int) -> Select[FileVersion]:
@@ -36,7 +46,7 @@ def current_versions(area_id: int) -> Select[FileVersion]:
 
 
 def current_version(session: Session, area_id: int, name: str) -> FileVersion | None:
-    """The current version of the file, or None when no version of it was recorded."""
+    """The current version of the file, or None when no version of it is current."""
     return session.scalars(current_versions(area_id).where(FileVersion.name == name)).one_or_none()
 
 
@@ -52,6 +62,13 @@ def version_with_etag(
     return session.scalars(query).one_or_none()
 
 
+def lock_file(session: Session, area_uuid: str, name: str) -> None:
+    """Make the caller the only recorder of the file's versions until its transaction ends."""
+    connection = session.connection()  # begins the transaction: on SQLite that takes the write lock
+    if connection.dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_lock_key(object_key(area_uuid, name)))))
+
+
 def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileOrigin) -> FileVersion:
     """The row of a version first seen as `info` (declared checksums taken from its metadata)."""
     return FileVersion(
@@ -64,6 +81,7 @@ def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileO
         client_checksums=declared_checksums(info.metadata),
         origin=origin,
         status=FileStatus.UPLOADED,
+        store_order=info.store_order,
     )
 
 
@@ -76,14 +94,17 @@ def record_version(
     origin: FileOrigin,
     for_update: bool = False,
 ) -> FileVersion:
-    """The version of the file stored as `info`, recorded now if it was not yet (exactly once, also
-    when another process records it at the same moment: the loser reads the winner's row)."""
+    """The version the store holds as `info` (a HEAD, or what the caller has just written), recorded
+    now if it was not yet (exactly once, also when another process records it at the same moment), and
+    current unless the store wrote the current version after it."""
     return record_version_row(
         session,
         area_id,
         name,
         info.etag,
         lambda: new_file_version(area_id, name, info, origin=origin),
+        held=True,
+        store_order=info.store_order,
         for_update=for_update,
     )
 
@@ -95,30 +116,61 @@ def record_version_row(
     etag: str,
     build: Callable[[], FileVersion],
     *,
+    held: bool,
+    store_order: str | None = None,
     for_update: bool = False,
 ) -> FileVersion:
-    """The version with this ETag, or the row `build()` makes, inserted in a savepoint so that a
-    concurrent insert of the same version is read back instead of failing the transaction."""
+    """The version with this ETag, or the row `build()` makes; then the current version is settled.
+
+    `held`: the store holds this version now. `store_order`: where the store put this write among the
+    writes of the key, when known. The row is inserted in a savepoint so that a concurrent insert of
+    the same version is read back instead of failing the transaction.
+    """
+    area = session.get(UploadArea, area_id)
+    if area is not None:
+        lock_file(session, area.uuid, name)
     version = version_with_etag(session, area_id, name, etag, for_update=for_update)
-    if version is not None:
-        return version
-    try:
-        with session.begin_nested():
-            version = build()
-            session.add(version)
-    except IntegrityError:
-        version = version_with_etag(session, area_id, name, etag, for_update=for_update)
-        if version is None:
-            raise
+    if version is None:
+        try:
+            with session.begin_nested():
+                version = build()
+                session.add(version)
+        except IntegrityError:
+            version = version_with_etag(session, area_id, name, etag, for_update=for_update)
+            if version is None:
+                raise
+    if store_order is not None and (version.store_order is None or store_order > version.store_order):
+        version.store_order = store_order  # the same bytes written again, later
+    if held:
+        _make_current(session, version)
     return version
 
 
+def _make_current(session: Session, version: FileVersion) -> None:
+    """Make `version`, which the store holds now, current, unless the store wrote the current one later."""
+    if version.current or version.status in NEVER_CURRENT:
+        return
+    others = session.scalars(
+        current_versions(version.area_id).where(FileVersion.name == version.name).with_for_update()
+    ).all()
+    if any(_later(other.store_order, version.store_order) for other in others):
+        return  # whoever saw `version` in the store saw it before the current one was written
+    for other in others:
+        other.current = False
+    version.current = True
+    session.flush()
+
+
+def _later(order: str | None, than: str | None) -> bool:
+    return order is not None and than is not None and order > than
+
+
 def mark_versions_deleted(session: Session, area_id: int) -> None:
-    """Every version of the area is DELETED (its objects are gone; the rows are kept)."""
+    """Every version of the area is DELETED (its objects are gone; the rows are kept), none current."""
     session.execute(
         update(FileVersion)
         .where(FileVersion.area_id == area_id, FileVersion.status != FileStatus.DELETED)
-        .values(status=FileStatus.DELETED)
+        .values(status=FileStatus.DELETED, current=False)
     )
 
 
@@ -131,3 +183,9 @@ def split_object_key(key: str) -> tuple[str, str]:
     """`(area uuid, name)` of a file's store key."""
     area_uuid, _, name = key.partition("/")
     return area_uuid, name
+
+
+def _lock_key(key: str) -> int:
+    # PostgreSQL's advisory locks take one signed 64-bit key; two keys sharing one only wait for each other.
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -52,7 +52,8 @@ class JobStatus:
 
 class JobRunner(abc.ABC):
     """Runs container jobs. Implementations raise only domain errors: `JobNotFoundError` for an
-    unknown job id, `JobRunnerError` for anything else the provider refuses."""
+    unknown job id, `JobRefusedError` for a job that submitting again cannot help (an unknown image, a
+    request the provider calls invalid), `JobRunnerError` for anything else (it may pass)."""
 
     @abc.abstractmethod
     def submit(self, spec: JobSpec) -> str:

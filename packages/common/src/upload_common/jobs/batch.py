@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from upload_common.errors import JobNotFoundError, JobRunnerError
+from upload_common.errors import JobNotFoundError, JobRefusedError, JobRunnerError
 from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
+# Batch's answer to a request it calls invalid (unknown queue or definition, bad parameters): the same
+# request fails again. ServerException, throttling and connection errors may pass.
+REFUSED_CODES = frozenset({"ClientException"})
 MIN_ATTEMPT_SECONDS = 60  # Batch refuses a shorter attemptDurationSeconds
 _STATES = {
     "SUBMITTED": JobState.SUBMITTED,
@@ -192,8 +195,8 @@ def _translate(operation: str) -> Iterator[None]:
         yield
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise JobRunnerError(
-            f"AWS Batch {operation}: {error.get('Code', '?')}: {error.get('Message', '')}"
-        ) from None
+        code = error.get("Code", "?")
+        kind = JobRefusedError if code in REFUSED_CODES else JobRunnerError
+        raise kind(f"AWS Batch {operation}: {code}: {error.get('Message', '')}") from None
     except BotoCoreError as exc:
         raise JobRunnerError(f"AWS Batch {operation}: {exc}") from None

@@ -1,8 +1,13 @@
 """The files that hold one local job's state, so that any process can describe or cancel the job.
 
-`<state_dir>/<job_id>/`: `spec.json` (what to run), `status.json` (state, reason, exit code, pids; each
-write is atomic), `supervisor.pid`, `cancel` (a cancel request and its reason), `stdout.log`,
-`stderr.log`, `supervisor.log`, and `work/` (the job's only writable directory when sandboxed).
+`<state_dir>/<job_id>/`: `spec.json` (what to run, without its environment), `status.json` (state,
+reason, exit code, pids; each write is atomic), `supervisor.pid`, `cancel` (a cancel request and its
+reason), `stdout.log`, `stderr.log`, `supervisor.log`, and `work/` (the job's only writable directory
+when sandboxed).
+
+A job's environment holds secrets (its callback token; AWS keys when the store is S3), so it never
+reaches these files: the supervisor gets it on its standard input. Everything here is the service
+user's alone: directories 0700, files 0600.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 FINAL_STATES = ("SUCCEEDED", "FAILED")
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 @dataclass(frozen=True)
@@ -47,11 +54,21 @@ class JobDir:
     def cancel_file(self) -> Path:
         return self.path / "cancel"
 
+    @property
+    def spec_file(self) -> Path:
+        return self.path / "spec.json"
+
+    def create(self) -> None:
+        """The job's directory and its work directory, readable by the service user only."""
+        self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        self.path.mkdir(mode=PRIVATE_DIR)
+        self.work.mkdir(mode=PRIVATE_DIR)
+
     def read_spec(self) -> dict[str, Any]:
-        return _read_json(self.path / "spec.json")
+        return _read_json(self.spec_file)
 
     def write_spec(self, spec: dict[str, Any]) -> None:
-        _write_json(self.path / "spec.json", spec)
+        _write_json(self.spec_file, spec)
 
     def read_status(self) -> dict[str, Any]:
         return _read_json(self.path / "status.json")
@@ -75,6 +92,26 @@ class JobDir:
 
     def write_supervisor_pid(self, pid: int) -> None:
         _write_text(self.path / "supervisor.pid", str(pid))
+
+    def secure(self) -> None:
+        """Owner-only modes on the job's files, and no environment in its spec (earlier versions wrote
+        it there, readable by others, and never removed it)."""
+        self.path.chmod(PRIVATE_DIR)
+        for entry in self.path.iterdir():
+            if entry.is_symlink():
+                continue
+            if entry.name.startswith(".spec.json.") and not _writer_alive(entry):
+                entry.unlink(missing_ok=True)  # a crashed submitter's half-written spec
+            elif entry.is_dir():
+                entry.chmod(PRIVATE_DIR)
+            elif entry.is_file():
+                entry.chmod(PRIVATE_FILE)
+        try:
+            spec = self.read_spec()
+        except (OSError, ValueError):
+            return
+        if spec.pop("environment", None) is not None:
+            self.write_spec(spec)
 
     def cancel_reason(self) -> str | None:
         try:
@@ -109,6 +146,17 @@ def start_time(pid: int) -> int | None:
         return None
 
 
+def _writer_alive(temporary: Path) -> bool:
+    # `.<name>.<pid>.tmp`: the pid of the process writing it.
+    try:
+        os.kill(int(temporary.name.rsplit(".", 2)[1]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(path.read_text())
     return value
@@ -121,5 +169,9 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
 def _write_text(path: Path, text: str) -> None:
     # Write then rename: a reader in another process sees the old file or the new one, never half.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
+    # Created 0600 whatever the umask; the chmod covers a stale temporary that a crash left behind.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), PRIVATE_FILE)
+        handle.write(text)
     temporary.replace(path)

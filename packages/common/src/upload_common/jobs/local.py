@@ -7,6 +7,7 @@ the state directory can describe or cancel a job, and a job outlives the process
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -19,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from upload_common.errors import JobNotFoundError, JobRunnerError
+from upload_common.errors import JobNotFoundError, JobRefusedError, JobRunnerError
 from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus
-from upload_common.jobs.jobdir import FINAL_STATES, JobDir, now, process_alive, start_time
+from upload_common.jobs.jobdir import FINAL_STATES, PRIVATE_DIR, JobDir, now, process_alive, start_time
 from upload_common.jobs.sandbox import descendants, find_bwrap, processes_mentioning
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class LocalJobRunner(JobRunner):
         self.network = network
         # Jobs never see the runner's state (other jobs' specs, environments, logs): only their work dir.
         self.hidden = [str(path) for path in (*hidden, state_dir)]
+        self._secure_state_dir()
         self.bwrap = None if sandbox is False else find_bwrap()
         if sandbox and self.bwrap is None:
             raise JobRunnerError(
@@ -87,17 +89,19 @@ class LocalJobRunner(JobRunner):
         prefix = self.image_commands.get(spec.image)
         if prefix is None:
             known = ", ".join(sorted(self.image_commands)) or "none"
-            raise JobRunnerError(f"no local command for image {spec.image!r}; known images: {known}")
+            raise JobRefusedError(f"no local command for image {spec.image!r}; known images: {known}")
         job = JobDir(self.state_dir / uuid.uuid4().hex)
         try:
-            job.work.mkdir(parents=True)
-            job.write_spec(self._spec_record(spec, [*prefix, *spec.command], job))
+            job.create()
+            job.write_spec(self._spec_record(spec, [*prefix, *spec.command]))
             job.write_status(state="SUBMITTED", name=spec.name, submitted_at=now())
+            # The environment (a callback token, AWS keys) goes through a pipe: never on disk, nor in argv.
             launcher = subprocess.run(  # noqa: S603 - our own module, by the current interpreter
                 [sys.executable, "-m", "upload_common.jobs.supervisor", str(job.path)],
-                stdin=subprocess.DEVNULL,
+                input=json.dumps(self._environment(spec, job)).encode(),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
+                env=_supervisor_environment(),
                 start_new_session=True,
                 timeout=_LAUNCH_TIMEOUT,
                 check=False,
@@ -149,12 +153,11 @@ class LocalJobRunner(JobRunner):
         job = self._job(job_id)
         return job.stdout, job.stderr
 
-    def _spec_record(self, spec: JobSpec, argv: list[str], job: JobDir) -> dict[str, Any]:
+    def _spec_record(self, spec: JobSpec, argv: list[str]) -> dict[str, Any]:
         return {
             "name": spec.name,
             "image": spec.image,
             "argv": argv,
-            "environment": self._environment(spec, job),
             "vcpus": spec.vcpus,
             "memory_mib": spec.memory_mib,
             "timeout_seconds": spec.timeout_seconds,
@@ -177,6 +180,23 @@ class LocalJobRunner(JobRunner):
             "UPLOAD_JOB_ID": job.job_id,  # as AWS_BATCH_JOB_ID on Batch: reports name their job
         }
         return {**base, **spec.environment}
+
+    def _secure_state_dir(self) -> None:
+        # At start-up: what earlier versions (or a crash) left readable by others, or holding secrets.
+        # The first submit creates the directory; a state dir that cannot be read is a submit's error.
+        if not self.state_dir.is_dir():
+            return
+        try:
+            self.state_dir.chmod(PRIVATE_DIR)
+            jobs = [path for path in self.state_dir.iterdir() if path.is_dir() and not path.is_symlink()]
+        except OSError as exc:
+            log.warning("could not make the local jobs' state under %s private: %s", self.state_dir, exc)
+            return
+        for path in jobs:
+            try:
+                JobDir(path).secure()
+            except OSError as exc:
+                log.warning("could not make the files of local job %s private: %s", path.name, exc)
 
     def _job(self, job_id: str) -> JobDir:
         job = JobDir(self.state_dir / job_id)
@@ -212,3 +232,8 @@ class LocalJobRunner(JobRunner):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(victim, signal.SIGKILL)
         job.finish("FAILED", f"{SUPERVISOR_DIED}; then cancelled: {reason}", None)
+
+
+def _supervisor_environment() -> dict[str, str]:
+    # The supervisor needs none of the service's settings or credentials (the job gets its own).
+    return {name: value for name, value in os.environ.items() if not name.startswith(("UPLOAD_", "AWS_"))}

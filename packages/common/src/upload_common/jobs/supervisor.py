@@ -1,7 +1,8 @@
 """`python -m upload_common.jobs.supervisor <job dir>`: run one local job detached, and record how it ended.
 
-The process started by the runner forks at once: the parent records the child's pid and exits (so
-the runner can wait for it and leave no zombie behind); the child, in a session of its own, is the
+The job's environment comes as JSON on standard input (it holds secrets: no file, no argv). The
+process started by the runner reads it and forks at once: the parent records the child's pid and exits
+(so the runner can wait for it and leave no zombie behind); the child, in a session of its own, is the
 supervisor. It runs the job's command with resource limits (inside bubblewrap when the spec says so),
 kills the whole process tree on timeout or cancel, and writes the final status atomically. Only the
 standard library is imported: this runs once per job.
@@ -9,6 +10,7 @@ standard library is imported: this runs once per job.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +20,7 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
-from upload_common.jobs.jobdir import JobDir, now, start_time
+from upload_common.jobs.jobdir import PRIVATE_FILE, JobDir, now, start_time
 from upload_common.jobs.sandbox import become_subreaper, bwrap_argv, kill_tree, limiter, reap_orphans
 
 POLL_SECONDS = 0.05
@@ -27,23 +29,25 @@ _stop_requested: list[str] = []
 
 def main(argv: list[str]) -> int:
     job = JobDir(Path(argv[1]))
+    environment = json.loads(sys.stdin.buffer.read())
     child = os.fork()
     if child:
         job.write_supervisor_pid(child)
         os._exit(0)
     os.setsid()
+    os.umask(0o077)  # the logs, and whatever the job writes, are the service user's alone
     _redirect_output(job)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        supervise(job)
+        supervise(job, environment)
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the job must end with a status
         traceback.print_exc()
         job.finish("FAILED", f"the job's supervisor failed: {type(exc).__name__}: {exc}", None)
     return 0
 
 
-def supervise(job: JobDir) -> None:
-    """Run the job to its end and record the outcome."""
+def supervise(job: JobDir, environment: dict[str, str]) -> None:
+    """Run the job (with `environment`) to its end and record the outcome."""
     spec = job.read_spec()
     cancelled = job.cancel_reason()
     if cancelled is not None:
@@ -66,7 +70,7 @@ def supervise(job: JobDir) -> None:
         process = subprocess.Popen(  # noqa: S603 - the command comes from the operator's image map
             argv,
             cwd=job.work,
-            env=spec["environment"],
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
@@ -134,7 +138,7 @@ def _last_line(path: Path, limit: int = 4096) -> str:
 
 
 def _redirect_output(job: JobDir) -> None:
-    log = os.open(job.supervisor_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(job.supervisor_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)

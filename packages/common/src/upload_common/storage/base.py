@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
+
+from upload_common.errors import InvalidInputError
+
+STORE_ORDER_WIDTH = 64  # hex digits; wide enough for any S3 sequencer, and `file.store_order`'s width
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True)
@@ -19,13 +25,28 @@ class ObjectInfo:
     last_modified: datetime  # timezone-aware UTC
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # user metadata (x-amz-meta-*)
+    # Where this version falls among the versions written under its key (`store_order()`), when the
+    # store says: the local store does; an S3 HEAD does not (S3 tells it only in the event's sequencer).
+    store_order: str | None = None
+
+
+def store_order(hex_digits: str) -> str:
+    """The comparable form of a store's version order (an S3 event `sequencer`, a local counter in hex):
+    upper case, left-padded with zeros to one width, so that string order is the store's order.
+
+    S3 documents sequencers of one key as comparable once the shorter is left-padded with zeros.
+    """
+    if not _HEX.fullmatch(hex_digits) or len(hex_digits.lstrip("0")) > STORE_ORDER_WIDTH:
+        raise InvalidInputError(f"not a store order (at most {STORE_ORDER_WIDTH} hex digits): {hex_digits!r}")
+    return hex_digits.upper().lstrip("0").rjust(STORE_ORDER_WIDTH, "0")
 
 
 class ObjectStore(abc.ABC):
     """Keys are `<area uuid>/<name>`; names may contain `/`, spaces and any Unicode.
 
     Implementations raise only domain errors (`upload_common.errors`): `ObjectNotFoundError` for a
-    missing key, `InvalidNameError` for a key the store refuses, `StorageError` for anything else.
+    missing key, `InvalidNameError` for a key the store refuses (except in `delete_many`),
+    `StorageError` for anything else.
     """
 
     @property
@@ -67,7 +88,12 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def delete_many(self, keys: Iterable[str]) -> int:
-        """Delete the keys (missing ones are not an error); return how many were asked for."""
+        """Delete the keys (missing ones are not an error); return how many were asked for.
+
+        Unlike every other method, this one takes keys the store would refuse to write: an object
+        written straight to S3 under such a key (`area/folder/`) must still go with its area. A key
+        the store cannot hold is simply not there.
+        """
 
     @abc.abstractmethod
     def get_tags(self, key: str) -> dict[str, str]:

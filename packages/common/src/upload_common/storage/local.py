@@ -5,7 +5,13 @@ Layout under the root:
 - `<root>/<key>`: the object's bytes, so `file://<root>/<key>` names them (DESIGN §4).
 - `<root>/.upload-store/`: the store's own files, outside the object namespace (keys whose first segment
   is `.upload-store` are refused, and listing skips it): `tmp/` for writes in progress, `meta/<key>` for
-  each object's record (ETag, content type, user metadata, tags) and `lock`.
+  each object's record (ETag, content type, user metadata, tags, store order), `lock`, and `order`: the
+  last store order given out.
+
+Store order: each version committed (renamed into place) gets the next value of one counter, so the
+versions of a key are ordered as the store wrote them (`ObjectInfo.store_order`), whoever reports them
+in whatever order. The counter never goes below the clock in nanoseconds, so it keeps increasing even
+if its file is lost.
 
 Consistency: bytes are written to a temporary file and renamed into place, so a reader sees either the
 old or the new version, never a mix. The record names the version it describes (inode, size, mtime), and
@@ -13,6 +19,12 @@ a reader uses a record only when it matches the file it opened; during the insta
 renames of a write it retries, and a record that never matches (a crash between the renames, or a file
 put there by hand) is rebuilt from the bytes. Writers of names and records hold an exclusive `flock`,
 which also keeps `delete_many` from removing a directory that a concurrent `put` is renaming into.
+
+Temporary files: each writer holds an exclusive `flock` on its own temporary file for as long as it
+writes, and removes the file when the write ends, however it ends. A process that dies mid-write (SIGKILL,
+a crash) cannot remove it, but the kernel drops its lock; `sweep_temporary` removes exactly the files
+whose lock nobody holds, so it is safe while other processes share the store (every store sweeps when
+it is opened, i.e. when a process starts).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -39,14 +52,17 @@ from upload_common.errors import (
     ObjectNotFoundError,
     StorageError,
 )
-from upload_common.storage.base import ObjectInfo, ObjectStore
+from upload_common.storage.base import ObjectInfo, ObjectStore, store_order
 from upload_common.storage.keys import validate_key, validate_metadata, validate_prefix, validate_tags
 
 INTERNAL_DIR = ".upload-store"
+TEMPORARY_PREFIX = "part-"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _CHUNK = 1024 * 1024
 _MAX_SEGMENT_BYTES = 255  # NAME_MAX of common file systems
 _RECORD_ATTEMPTS = 20  # a concurrent writer's two renames are microseconds apart
+
+logger = logging.getLogger(__name__)
 
 
 class LocalObjectStore(ObjectStore):
@@ -64,6 +80,7 @@ class LocalObjectStore(ObjectStore):
         except OSError as exc:
             raise StorageError(f"cannot use {root} as the local store: {exc}") from None
         self._lock_path = self._root / INTERNAL_DIR / "lock"
+        self.sweep_temporary()
 
     @property
     def url(self) -> str:
@@ -71,6 +88,19 @@ class LocalObjectStore(ObjectStore):
 
     def object_url(self, key: str) -> str:
         return f"file://{self._path(key)}"
+
+    def sweep_temporary(self) -> int:
+        """Remove the temporary files of writes no live process is doing (see the module doc); return
+        how many. Another process's write in progress keeps its file."""
+        try:
+            candidates = sorted(self._tmp.glob(f"{TEMPORARY_PREFIX}*"))
+        except OSError as exc:
+            logger.warning("cannot list %s to sweep it: %s", self._tmp, exc)
+            return 0
+        removed = sum(1 for path in candidates if _remove_if_unowned(path))
+        if removed:
+            logger.info("removed %d temporary file(s) of unfinished writes from %s", removed, self._tmp)
+        return removed
 
     def put(
         self,
@@ -123,7 +153,11 @@ class LocalObjectStore(ObjectStore):
     def delete_many(self, keys: Iterable[str]) -> int:
         count = 0
         for key in keys:
-            path, meta = self._path(key), self._meta_path(key)
+            count += 1
+            try:
+                path, meta = self._path(key), self._meta_path(key)
+            except InvalidNameError:
+                continue  # a key this store refuses to write cannot be in it: nothing to delete
             with self._locked():
                 for target, top in ((path, self._root), (meta, self._meta)):
                     try:
@@ -133,7 +167,6 @@ class LocalObjectStore(ObjectStore):
                     except OSError as exc:
                         raise StorageError(f"cannot delete {key!r}: {exc}") from None
                     self._prune(target.parent, top)
-            count += 1
         return count
 
     def get_tags(self, key: str) -> dict[str, str]:
@@ -178,9 +211,8 @@ class LocalObjectStore(ObjectStore):
     ) -> ObjectInfo:
         path = self._path(key)
         self._refuse_name_clash(key, path)
-        temporary = self._new_temporary()
-        try:
-            etag, written = self._spool(key, stream, temporary, size)
+        with self._temporary() as (temporary, out):
+            etag, written = self._spool(key, stream, out, temporary, size)
             if size is not None and written != size:
                 raise InvalidInputError(f"{key!r}: the stream had {written} bytes, {size} were announced")
             record = _Record(
@@ -193,24 +225,24 @@ class LocalObjectStore(ObjectStore):
                 tags=tags,
             )
             self._commit(key, path, temporary, record)
-        finally:
-            temporary.unlink(missing_ok=True)
         return record.info(key)
 
-    def _spool(self, key: str, stream: IO[bytes], temporary: Path, size: int | None) -> tuple[str, int]:
-        """Copy the stream to `temporary`, hashing on the way; the stream's own errors pass unchanged."""
+    def _spool(
+        self, key: str, stream: IO[bytes], out: BinaryIO, temporary: Path, size: int | None
+    ) -> tuple[str, int]:
+        """Copy the stream to `out` (the open `temporary`), hashing on the way; the stream's own errors
+        pass unchanged."""
         hasher = S3EtagHasher(s3_part_size(size) if size is not None else MIN_PART_SIZE)
+        while chunk := stream.read(_CHUNK):
+            hasher.update(chunk)
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise StorageError(f"cannot write {key!r}: {exc}") from None
         try:
-            out = temporary.open("wb")
+            out.flush()  # the commit reads the file's size and time
         except OSError as exc:
             raise StorageError(f"cannot write {key!r}: {exc}") from None
-        with out:
-            while chunk := stream.read(_CHUNK):
-                hasher.update(chunk)
-                try:
-                    out.write(chunk)
-                except OSError as exc:
-                    raise StorageError(f"cannot write {key!r}: {exc}") from None
         if hasher.part_size != s3_part_size(hasher.bytes_seen):
             # The size was unknown and is beyond 10,000 default parts: hash again with the right rule.
             return _etag_of_file(temporary, hasher.bytes_seen), hasher.bytes_seen
@@ -223,6 +255,7 @@ class LocalObjectStore(ObjectStore):
             record.inode, record.mtime_ns = status.st_ino, status.st_mtime_ns
             with self._locked():
                 path.parent.mkdir(parents=True, exist_ok=True)
+                record.store_order = self._next_store_order()
                 temporary.replace(path)
                 self._save_record(key, record)
         except (FileExistsError, NotADirectoryError, IsADirectoryError):
@@ -230,26 +263,67 @@ class LocalObjectStore(ObjectStore):
         except OSError as exc:
             raise StorageError(f"cannot write {key!r}: {exc}") from None
 
+    def _next_store_order(self) -> str:
+        """The next store order (the caller holds the lock)."""
+        counter = self._root / INTERNAL_DIR / "order"
+        try:
+            last = int(counter.read_text(encoding="ascii").strip() or "0", 16)
+        except (FileNotFoundError, ValueError):  # first write, or a damaged file: the clock takes over
+            last = 0
+        except OSError as exc:
+            raise StorageError(f"cannot read the store order {counter}: {exc}") from None
+        value = format(max(last + 1, time.time_ns()), "X")
+        try:
+            written = counter.with_name("order.next")
+            written.write_text(value, encoding="ascii")
+            written.replace(counter)
+        except OSError as exc:
+            raise StorageError(f"cannot write the store order {counter}: {exc}") from None
+        return store_order(value)
+
     def _save_record(self, key: str, record: _Record) -> None:
         """Write the record atomically; the caller holds the lock."""
         meta = self._meta_path(key)
-        temporary = self._new_temporary()
-        try:
-            meta.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(record.to_json()), encoding="utf-8")
-            temporary.replace(meta)
-        except OSError as exc:
-            raise StorageError(f"cannot write the record of {key!r}: {exc}") from None
-        finally:
-            temporary.unlink(missing_ok=True)
+        with self._temporary() as (temporary, out):
+            try:
+                meta.parent.mkdir(parents=True, exist_ok=True)
+                out.write(json.dumps(record.to_json()).encode("utf-8"))
+                out.flush()
+                temporary.replace(meta)
+            except OSError as exc:
+                raise StorageError(f"cannot write the record of {key!r}: {exc}") from None
 
-    def _new_temporary(self) -> Path:
-        try:
-            descriptor, name = tempfile.mkstemp(dir=self._tmp, prefix="part-")
-        except OSError as exc:
-            raise StorageError(f"cannot create a temporary file in {self._tmp}: {exc}") from None
-        os.close(descriptor)
-        return Path(name)
+    @contextlib.contextmanager
+    def _temporary(self) -> Iterator[tuple[Path, BinaryIO]]:
+        """A new temporary file, open for writing and owned (locked) by this writer; removed when the
+        block ends however it ends (KeyboardInterrupt, cancellation, a closed generator), unless it was
+        renamed into place."""
+        out, path = self._owned_temporary()
+        with out:
+            try:
+                yield path, out
+            finally:
+                _unlink_if_same(path, out)
+
+    def _owned_temporary(self) -> tuple[BinaryIO, Path]:
+        for _ in range(_RECORD_ATTEMPTS):
+            try:
+                descriptor, name = tempfile.mkstemp(dir=self._tmp, prefix=TEMPORARY_PREFIX)
+            except OSError as exc:
+                raise StorageError(f"cannot create a temporary file in {self._tmp}: {exc}") from None
+            out = os.fdopen(descriptor, "wb")
+            try:
+                fcntl.flock(out, fcntl.LOCK_EX)
+                if os.fstat(out.fileno()).st_nlink > 0:
+                    return out, Path(name)
+            except BaseException as exc:
+                _unlink_if_same(Path(name), out)
+                out.close()
+                if isinstance(exc, OSError):
+                    raise StorageError(f"cannot lock a temporary file in {self._tmp}: {exc}") from None
+                raise
+            out.close()  # a sweep took it between its creation and our lock: take another
+        raise StorageError(f"cannot keep a temporary file in {self._tmp}: something keeps removing them")
 
     def _refuse_name_clash(self, key: str, path: Path) -> None:
         # S3 lets `a` and `a/b` coexist; a file system cannot, so say so before reading any bytes.
@@ -397,6 +471,7 @@ class _Record:
     content_type: str
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    store_order: str | None = None  # given at commit; unknown for a record rebuilt from the bytes
 
     def describes(self, status: os.stat_result) -> bool:
         return (self.inode, self.size, self.mtime_ns) == (status.st_ino, status.st_size, status.st_mtime_ns)
@@ -410,6 +485,7 @@ class _Record:
             last_modified=modified,
             content_type=self.content_type,
             metadata=dict(self.metadata),
+            store_order=self.store_order,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -421,6 +497,7 @@ class _Record:
             "content_type": self.content_type,
             "metadata": self.metadata,
             "tags": self.tags,
+            "store_order": self.store_order,
         }
 
     @classmethod
@@ -433,7 +510,34 @@ class _Record:
             content_type=str(data["content_type"]),
             metadata={str(k): str(v) for k, v in data["metadata"].items()},
             tags={str(k): str(v) for k, v in data["tags"].items()},
+            store_order=str(data["store_order"]) if data.get("store_order") else None,
         )
+
+
+def _remove_if_unowned(path: Path) -> bool:
+    """Remove a temporary file unless a live writer holds its lock; True if removed."""
+    try:
+        handle = path.open("rb")
+    except OSError:  # gone meanwhile (finished or removed by its writer)
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a write in progress
+            return False
+        return _unlink_if_same(path, handle)
+
+
+def _unlink_if_same(path: Path, handle: IO[bytes]) -> bool:
+    """Unlink `path` if it still names the file open as `handle` (not renamed into place, not reused)."""
+    try:
+        named, opened = path.stat(), os.fstat(handle.fileno())
+        if (named.st_dev, named.st_ino) != (opened.st_dev, opened.st_ino):
+            return False
+        path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -24,9 +24,15 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from upload_common.checksums.part_size import MAX_PARTS, MIN_PART_SIZE, s3_part_size
-from upload_common.errors import InvalidInputError, ObjectNotFoundError, StorageError
+from upload_common.errors import InvalidInputError, InvalidNameError, ObjectNotFoundError, StorageError
 from upload_common.storage.base import ObjectInfo, ObjectStore
-from upload_common.storage.keys import validate_key, validate_metadata, validate_prefix, validate_tags
+from upload_common.storage.keys import (
+    MAX_KEY_BYTES,
+    validate_key,
+    validate_metadata,
+    validate_prefix,
+    validate_tags,
+)
 from upload_common.storage.streams import PartWindow, ProviderStream, remaining_size
 
 if TYPE_CHECKING:
@@ -176,7 +182,15 @@ class S3ObjectStore(ObjectStore):
         count = 0
         batch: list[str] = []
         for key in keys:
-            batch.append(validate_key(key))
+            try:
+                batch.append(validate_key(key))
+            except InvalidNameError:
+                # Written straight to S3 under a name the service refuses (`area/folder/`): deleting
+                # must still work, or such an object would outlive its area. One DeleteObject each,
+                # as its key goes in the URL rather than in an XML body.
+                self._delete_refused(key)
+                count += 1
+                continue
             if len(batch) == DELETE_BATCH:
                 self._delete_batch(batch)
                 count, batch = count + len(batch), []
@@ -299,6 +313,15 @@ class S3ObjectStore(ObjectStore):
         except BaseException:
             self._abort(destination_key, upload_id)
             raise
+
+    def _delete_refused(self, key: str) -> None:
+        try:
+            encoded = key.encode("utf-8")
+        except UnicodeEncodeError:
+            return  # S3 cannot hold it: nothing to delete
+        if key and len(encoded) <= MAX_KEY_BYTES:
+            with contextlib.suppress(ObjectNotFoundError):  # missing is no error (S3 says 204; some say 404)
+                self._call(key, lambda: self._s3.delete_object(Bucket=self._bucket, Key=key))
 
     def _delete_batch(self, keys: Sequence[str]) -> None:
         response = self._call(
