@@ -19,7 +19,8 @@ from starlette.testclient import TestClient
 
 from support.api_helpers import drain, problem_of
 from support.live_api import API_KEY as LIVE_API_KEY
-from support.live_api import live_context, scratch_database, serving
+from support.live_api import live_context, serving
+from support.scratch_database import scratch_database
 from upload_api.context import ApiContext
 from upload_api.workers import deletion
 from upload_api.workers.deletion import delete_area, handle_deletion_message

@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import func, select
 
 from support.checksums import reference_checksums
-from support.live_api import API_KEY, live_context, scratch_database, serving, wait_for
+from support.live_api import API_KEY, live_context, serving, wait_for
+from support.scratch_database import scratch_database
 from upload_api.context import ApiContext
 from upload_common import boto_clients
 from upload_common.models import FileVersion, Notification, QueueMessage, UploadArea, Validation

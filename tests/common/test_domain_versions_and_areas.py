@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from support.factories import make_area, make_file
-from support.live_api import scratch_database
+from support.scratch_database import scratch_database
 from upload_common.db import make_engine, make_session_factory
 from upload_common.domain import areas
 from upload_common.domain.versions import (

@@ -8,39 +8,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from upload_api.app import create_app
 from upload_api.context import ApiContext
-from upload_common.db import make_engine, make_session_factory, upgrade
+from upload_common.db import make_engine, make_session_factory
 from upload_common.settings import Settings
 from upload_common.storage import ObjectStore
 
 API_KEY = "live-api-key"
-
-
-@contextmanager
-def scratch_database(postgres_url: str) -> Iterator[str]:
-    """A freshly migrated database on the server of `postgres_url`, dropped afterwards."""
-    name = f"scratch_{uuid.uuid4().hex}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def live_context(database_url: str, store: ObjectStore) -> ApiContext:
