@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from support.moto_server import moto_thread
 from support.postgres import ThrowawayPostgres
 from support.rolled_back import rolled_back_sessions
+from upload_common import boto_clients
 from upload_common.db import make_engine, upgrade
+from upload_common.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
 _AWS_TEST_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -125,6 +128,18 @@ def moto_url() -> Iterator[str]:
     """A moto server (in a thread) on 127.0.0.1 for the whole session; tests use unique names in it."""
     with moto_thread() as url:
         yield url
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """An empty object store of each kind: a local directory, and a fresh bucket on the session's moto
+    server. (Tests that need S3 in-process, or one kind only, define their own `store`.)"""
+    if request.param == "local":
+        return LocalObjectStore(tmp_path / "store")
+    client = boto_clients.client("s3", endpoint_url=request.getfixturevalue("moto_url"))
+    bucket = f"store-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=bucket)
+    return S3ObjectStore(bucket, client)
 
 
 @pytest.fixture

@@ -40,16 +40,6 @@ def database_url(postgres_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    if request.param == "local":
-        return LocalObjectStore(tmp_path / "storage")
-    s3 = boto_clients.client("s3", endpoint_url=request.getfixturevalue("moto_url"))
-    bucket = f"cut-off-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    return S3ObjectStore(bucket, s3)
-
-
 @pytest.fixture
 def live(database_url: str, store: ObjectStore) -> Iterator[tuple[ApiContext, tuple[str, int]]]:
     context = live_context(database_url, store)

@@ -10,31 +10,18 @@ from __future__ import annotations
 import io
 import random
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 
 from support.checksums import PART, reference_checksums
-from upload_common import boto_clients
 from upload_common.checksums import checksum_object
 from upload_common.errors import ContentChangedError, InvalidInputError, ObjectNotFoundError
-from upload_common.storage import LocalObjectStore, ObjectInfo, ObjectStore, S3ObjectStore
+from upload_common.storage import ObjectInfo, ObjectStore
 
 MIB = 1024 * 1024
 KEY = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/reads/sample 1.fastq.gz"
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    if request.param == "local":
-        return LocalObjectStore(tmp_path / "store")
-    client = boto_clients.client("s3", endpoint_url=request.getfixturevalue("moto_url"))
-    bucket = f"checksum-{uuid.uuid4()}"
-    client.create_bucket(Bucket=bucket)
-    return S3ObjectStore(bucket, client)
 
 
 class Observed(ObjectStore):

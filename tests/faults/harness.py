@@ -9,8 +9,11 @@ expects, every notified version notified under exactly one id, and nothing lost.
 from __future__ import annotations
 
 import json
+import os
+import threading
+import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,8 @@ from upload_common.db import make_engine
 from upload_common.models import ChecksumRun, FileVersion, UploadArea
 
 FILE_UPLOADED_PATH = "/messaging/fileUploadInfo"
+CONTENT_TYPE = "application/octet-stream; dcp-type=data"
+MIB = 1024 * 1024
 NOTIFIED = frozenset({"CHECKSUMMED", "CORRUPT", "REJECTED"})
 
 
@@ -167,3 +172,52 @@ def s3_event(area: str, name: str, etag: str, size: int, sequencer: str | None =
 
 def store_root(stack: Stack) -> Path:
     return stack.workdir / "var" / "storage"
+
+
+def new_area(stack: Stack) -> str:
+    area = str(uuid.uuid4())
+    with stack.client() as api:
+        assert api.post(f"/v1/area/{area}").status_code == 201
+    return area
+
+
+def wait_deleted(stack: Stack, area: str) -> None:
+    def gone() -> bool:
+        with stack.client() as api:
+            return api.head(f"/v1/area/{area}").status_code == 404
+
+    wait_until(gone, timeout=120, what="the area deleted")
+
+
+def put_racing_delete(stack: Stack, area: str) -> int:
+    """PUT 40 MiB to the area, DELETE the area while the body streams (after its first MiB, then the
+    rest of the body goes), wait until the area is deleted; returns the PUT's status."""
+    first_chunk_sent, deleted = threading.Event(), threading.Event()
+
+    def body() -> Iterator[bytes]:
+        yield os.urandom(MIB)
+        first_chunk_sent.set()
+        deleted.wait(60)  # the DELETE was answered while this body streams
+        for _ in range(39):
+            yield os.urandom(MIB)
+
+    answers: list[int] = []
+
+    def upload() -> None:
+        with stack.client() as api:
+            response = api.put(
+                f"/v1/area/{area}/big.bin", content=body(), headers={"Content-Type": CONTENT_TYPE}
+            )
+            answers.append(response.status_code)
+
+    writer = threading.Thread(target=upload)
+    writer.start()
+    assert first_chunk_sent.wait(60)
+    with stack.client() as api:
+        assert api.delete(f"/v1/area/{area}").status_code == 202
+    deleted.set()
+    writer.join(180)
+    assert len(answers) == 1
+    assert answers[0] in (201, 404, 409), answers
+    wait_deleted(stack, area)
+    return answers[0]

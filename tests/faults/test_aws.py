@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-import os
 import random
-import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from faults.conftest import FAST
-from faults.harness import check_notifications, record, s3_event, settled, versions
-from integration.stack import ACCOUNT, BUCKET, PREFIX, Stack, aws_environment, client, provision
+from faults.harness import (
+    CONTENT_TYPE,
+    check_notifications,
+    new_area,
+    put_racing_delete,
+    record,
+    s3_event,
+    settled,
+    versions,
+)
+from integration.stack import (
+    ACCOUNT,
+    BUCKET,
+    PREFIX,
+    Stack,
+    aws_environment,
+    client,
+    provision,
+    submitter_client,
+)
 from support.checksums import reference_checksums
 from support.ingest_server import FakeIngest
 from support.moto_server import moto_process
@@ -22,8 +36,6 @@ from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-CONTENT_TYPE = "application/octet-stream; dcp-type=data"
-MIB = 1024 * 1024
 EARLY = "0000000000000001"  # S3 sequencers: later writes of a key have greater values (left-padded)
 LATE = "FFFFFFFFFFFFFFFF00"
 
@@ -51,13 +63,6 @@ def aws_stack(
         stack.stop()
 
 
-def new_area(stack: Stack) -> str:
-    area = str(uuid.uuid4())
-    with stack.client() as api:
-        assert api.post(f"/v1/area/{area}").status_code == 201
-    return area
-
-
 def s3(endpoint: str) -> Any:
     return client("s3", endpoint)
 
@@ -66,6 +71,11 @@ def put(endpoint: str, area: str, name: str, data: bytes) -> str:
     """Write straight to S3 (S3 sends its own event to the checksum queue); returns the ETag."""
     answer = s3(endpoint).put_object(Bucket=BUCKET, Key=f"{area}/{name}", Body=data, ContentType=CONTENT_TYPE)
     return str(answer["ETag"]).strip('"')
+
+
+def empty(endpoint: str, area: str) -> bool:
+    """No object of the area is left in the bucket."""
+    return s3(endpoint).list_objects_v2(Bucket=BUCKET, Prefix=f"{area}/").get("KeyCount", 0) == 0
 
 
 def send_events(endpoint: str, bodies: list[str]) -> None:
@@ -155,20 +165,10 @@ def test_objects_written_after_deletion_are_removed(aws_stack: Stack, moto_endpo
             lambda: api.head(f"/v1/area/{area}").status_code == 404, timeout=120, what="the area deleted"
         )
     # Credentials issued before the deletion still work on S3 for up to their lifetime.
-    submitter = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    submitter = submitter_client(moto_endpoint, credentials)
     submitter.put_object(Bucket=BUCKET, Key=f"{area}/late.txt", Body=b"written after the deletion")
 
-    def empty() -> bool:
-        return s3(moto_endpoint).list_objects_v2(Bucket=BUCKET, Prefix=f"{area}/").get("KeyCount", 0) == 0
-
-    wait_until(empty, timeout=120, what="the late object removed")
+    wait_until(lambda: empty(moto_endpoint, area), timeout=120, what="the late object removed")
     record(
         "object written with old credentials after DELETE (AWS)",
         "1 late PutObject",
@@ -180,45 +180,11 @@ def test_objects_written_after_deletion_are_removed(aws_stack: Stack, moto_endpo
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 def test_put_racing_delete_leaves_nothing_on_s3(aws_stack: Stack, moto_endpoint: str, attempt: int) -> None:
     area = new_area(aws_stack)
-    first_chunk_sent, deleted = threading.Event(), threading.Event()
-
-    def body() -> Iterator[bytes]:
-        yield os.urandom(MIB)
-        first_chunk_sent.set()
-        deleted.wait(60)
-        for _ in range(39):
-            yield os.urandom(MIB)
-
-    answers: list[int] = []
-
-    def upload() -> None:
-        with aws_stack.client() as api:
-            response = api.put(
-                f"/v1/area/{area}/big.bin", content=body(), headers={"Content-Type": CONTENT_TYPE}
-            )
-            answers.append(response.status_code)
-
-    writer = threading.Thread(target=upload)
-    writer.start()
-    assert first_chunk_sent.wait(60)
-    with aws_stack.client() as api:
-        assert api.delete(f"/v1/area/{area}").status_code == 202
-    deleted.set()
-    writer.join(180)
-    assert len(answers) == 1
-    assert answers[0] in (201, 404, 409), answers
-
-    def empty() -> bool:
-        return s3(moto_endpoint).list_objects_v2(Bucket=BUCKET, Prefix=f"{area}/").get("KeyCount", 0) == 0
-
-    with aws_stack.client() as api:
-        wait_until(
-            lambda: api.head(f"/v1/area/{area}").status_code == 404, timeout=120, what="the area deleted"
-        )
-    wait_until(empty, timeout=120, what="no object left on S3")
+    status = put_racing_delete(aws_stack, area)
+    wait_until(lambda: empty(moto_endpoint, area), timeout=120, what="no object left on S3")
     record(
         f"PUT (40 MiB) racing DELETE, try {attempt} (AWS)",
-        f"PUT answered {answers[0]}",
+        f"PUT answered {status}",
         versions(aws_stack, area),
         0,
     )

@@ -8,14 +8,24 @@ import os
 import random
 import socket
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from faults.harness import check_notifications, record, s3_event, settled, store_root, versions
+from faults.harness import CONTENT_TYPE as FILE_CONTENT_TYPE
+from faults.harness import (
+    MIB,
+    check_notifications,
+    database_url,
+    new_area,
+    put_racing_delete,
+    record,
+    s3_event,
+    settled,
+    store_root,
+    versions,
+)
 from integration.stack import Stack
 from support.checksums import reference_checksums
 from support.ingest_server import FakeIngest
@@ -27,20 +37,12 @@ from upload_common.storage import LocalObjectStore, ObjectInfo
 
 pytestmark = pytest.mark.slow
 
-CONTENT_TYPE = {"Content-Type": "application/octet-stream; dcp-type=data"}
-MIB = 1024 * 1024
-
-
-def new_area(stack: Stack) -> str:
-    area = str(uuid.uuid4())
-    with stack.client() as api:
-        assert api.post(f"/v1/area/{area}").status_code == 201
-    return area
+CONTENT_TYPE = {"Content-Type": FILE_CONTENT_TYPE}
 
 
 def send_all(stack: Stack, bodies: list[str]) -> None:
     """Put messages on the stack's checksum queue (its database), as the events of a store would."""
-    url = f"sqlite:///{stack.workdir / 'var' / 'upload.db'}"
+    url = database_url(stack)
     engine = make_engine(url)
     try:
         open_queue(Settings(database_url=url), engine, "checksum").send_batch(bodies)
@@ -153,7 +155,7 @@ def _attempted(stack: Stack) -> bool:
 
     from upload_common.models import Notification  # noqa: PLC0415
 
-    engine = make_engine(f"sqlite:///{stack.workdir / 'var' / 'upload.db'}")
+    engine = make_engine(database_url(stack))
     try:
         with Session(engine) as session:
             return bool(
@@ -206,43 +208,11 @@ def _chunked_put_cut_off(stack: Stack, path: str, chunks: list[bytes]) -> None:
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 def test_put_racing_delete_leaves_nothing(embedded: Stack, attempt: int) -> None:
     area = new_area(embedded)
-    deleted = threading.Event()
-    first_chunk_sent = threading.Event()
-
-    def body() -> Iterator[bytes]:
-        yield os.urandom(MIB)
-        first_chunk_sent.set()
-        deleted.wait(60)  # the DELETE was answered while this body streams
-        for _ in range(39):
-            yield os.urandom(MIB)
-
-    answers: list[int] = []
-
-    def put() -> None:
-        with embedded.client() as api:
-            answers.append(
-                api.put(f"/v1/area/{area}/big.bin", content=body(), headers=CONTENT_TYPE).status_code
-            )
-
-    writer = threading.Thread(target=put)
-    writer.start()
-    assert first_chunk_sent.wait(60)
-    with embedded.client() as api:
-        assert api.delete(f"/v1/area/{area}").status_code == 202
-    deleted.set()
-    writer.join(120)
-    assert len(answers) == 1
-    assert answers[0] in (201, 404, 409), answers
-
-    def gone() -> bool:
-        with embedded.client() as api:
-            return api.head(f"/v1/area/{area}").status_code == 404
-
-    wait_until(gone, timeout=120, what="the area deleted")
+    status = put_racing_delete(embedded, area)
     wait_until(lambda: not _objects_of(store_root(embedded) / area), timeout=120, what="no object left")
     record(
         f"PUT (40 MiB) racing DELETE, try {attempt} (embedded)",
-        f"PUT answered {answers[0]}",
+        f"PUT answered {status}",
         versions(embedded, area),
         0,
         lost=0,

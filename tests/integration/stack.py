@@ -185,6 +185,18 @@ def provision(endpoint: str) -> str:
     )
 
 
+def submitter_client(endpoint: str, credentials: dict[str, str]) -> Any:
+    """An S3 client with the credentials `POST /v1/area/{uuid}/credentials` issued (a submitter's)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def aws_environment(endpoint: str, role: str) -> dict[str, str]:
     """The settings of a stack that uses the provisioned bucket, queues and role on `endpoint`."""
     return {

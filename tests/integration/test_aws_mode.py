@@ -9,11 +9,19 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from integration.stack import BUCKET, MIB, Stack, aws_environment, client, provision, wait_until
+from integration.stack import (
+    BUCKET,
+    MIB,
+    Stack,
+    aws_environment,
+    client,
+    provision,
+    submitter_client,
+    wait_until,
+)
 from support.checksums import reference_checksums
 from support.ingest_server import FakeIngest
 from support.moto_server import moto_process
@@ -41,14 +49,7 @@ def test_upload_straight_to_s3_is_checksummed_tagged_and_notified(tmp_path: Path
                 credentials = api.post(f"/v1/area/{area}/credentials").json()
             data = os.urandom(MIB) * 70
             declared = reference_checksums(data)["crc32c"]
-            submitter = boto3.client(
-                "s3",
-                endpoint_url=moto_endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
+            submitter = submitter_client(moto_endpoint, credentials)
             # The HCA CLI's transfer settings: 64 MiB parts above 64 MiB + 1 byte, and a declared crc32c.
             config = TransferConfig(multipart_threshold=64 * MIB + 1, multipart_chunksize=64 * MIB)
             source = tmp_path / "reads R1 ü.fastq"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from upload_common.declared_checksums import mismatches
 from upload_common.domain.checksum_failures import fail_checksum_run
-from upload_common.domain.jobs import JobReport, reported_status
+from upload_common.domain.jobs import JobReport, parse_record_id, reported_status
 from upload_common.domain.outbox import notify_file_uploaded
 from upload_common.domain.state_machines import transition_checksum, transition_file
 from upload_common.domain.versions import record_version
@@ -123,10 +123,7 @@ def apply_checksum_report(
 
 def _find_run(session: Session, area_uuid: str, run_id: str) -> tuple[ChecksumRun, FileVersion]:
     """The run (locked) and its version, if the run belongs to the area; else `NotFoundError`."""
-    try:
-        key = uuid.UUID(run_id)
-    except ValueError:
-        raise NotFoundError(f"no checksum run {run_id} in upload area {area_uuid}") from None
+    key = parse_record_id(run_id, what="checksum run", area_uuid=area_uuid)
     row = session.execute(
         select(ChecksumRun, FileVersion)
         .join(FileVersion, ChecksumRun.file_id == FileVersion.id)

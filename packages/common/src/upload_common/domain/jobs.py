@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from upload_common.callback_tokens import CallbackKind, job_token
-from upload_common.errors import InvalidInputError
+from upload_common.errors import InvalidInputError, NotFoundError
 from upload_common.settings import Settings
 
 E = TypeVar("E", bound=StrEnum)
@@ -68,3 +69,11 @@ def reported_status(value: str, statuses: type[E], reportable: Collection[E]) ->
     if status not in reportable:
         raise InvalidInputError(f"a job cannot report {value}")
     return status
+
+
+def parse_record_id(record_id: str, *, what: str, area_uuid: str) -> uuid.UUID:
+    """The id of the record a job reports on; one that is no uuid names no record (`NotFoundError`)."""
+    try:
+        return uuid.UUID(record_id)
+    except ValueError:
+        raise NotFoundError(f"no {what} {record_id} in upload area {area_uuid}") from None

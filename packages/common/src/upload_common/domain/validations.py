@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from upload_common.domain.jobs import JobReport, reported_status
+from upload_common.domain.jobs import JobReport, parse_record_id, reported_status
 from upload_common.domain.outbox import notify_file_validated
 from upload_common.domain.state_machines import transition_validation
 from upload_common.errors import InvalidInputError, NotFoundError
@@ -207,10 +207,7 @@ def finish_validation(
 
 
 def _find_validation(session: Session, area_uuid: str, validation_id: str) -> Validation:
-    try:
-        key = uuid.UUID(validation_id)
-    except ValueError:
-        raise NotFoundError(f"no validation {validation_id} in upload area {area_uuid}") from None
+    key = parse_record_id(validation_id, what="validation", area_uuid=area_uuid)
     validation = session.scalars(
         select(Validation)
         .join(UploadArea, Validation.area_id == UploadArea.id)
