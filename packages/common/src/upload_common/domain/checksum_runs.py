@@ -134,7 +134,7 @@ def claim_checksum_run(  # noqa: PLR0911 - one decision table, one return per ou
     if run is not None and run.status is ChecksumStatus.SCHEDULED and run.job_id:
         return Skip.IN_PROGRESS
     if run is not None and run.status is ChecksumStatus.CHECKSUMMING:
-        if not is_stale(run, stale_after):
+        if not is_stale(run.updated_at, stale_after):
             return Skip.IN_PROGRESS
         logger.warning("%s/%s: taking over a stalled checksum run %s", seen.area_uuid, seen.name, run.id)
         run.started_at = utcnow()  # also refreshes the heartbeat (updated_at)
@@ -170,9 +170,9 @@ def is_latest_run() -> ColumnElement[bool]:
     )
 
 
-def is_stale(run: ChecksumRun, stale_after: timedelta, *, now: datetime | None = None) -> bool:
-    """True when the run's heartbeat (its last update) is older than `stale_after`."""
-    return run.updated_at <= (now or utcnow()) - stale_after
+def is_stale(heartbeat: datetime, stale_after: timedelta, *, now: datetime | None = None) -> bool:
+    """True when a run's heartbeat (its `updated_at`) is older than `stale_after`: its worker is gone."""
+    return heartbeat <= (now or utcnow()) - stale_after
 
 
 def beat(session: Session, run_id: uuid.UUID) -> None:

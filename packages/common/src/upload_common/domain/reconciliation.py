@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeEngine
 
 from upload_common.checksums.result import CHECKSUM_NAMES
 from upload_common.domain.areas import PROCESSED
-from upload_common.domain.checksum_runs import FINISHED_VERSION, is_latest_run
+from upload_common.domain.checksum_runs import FINISHED_VERSION, is_latest_run, is_stale
 from upload_common.domain.versions import is_current
 from upload_common.models import ChecksumRun, FileVersion, UploadArea
 from upload_common.statuses import ChecksumStatus, FileStatus
@@ -146,7 +146,8 @@ def _run_settled(recorded: RecordedVersion, stale_after: timedelta, now: datetim
     if recorded.run_status is ChecksumStatus.SCHEDULED and recorded.run_job_id:
         return True  # a job holds it; the reaper follows the job
     # A run without a job is live while its heartbeat is fresh (the reaper's and the worker's rule).
-    return recorded.run_updated_at is not None and recorded.run_updated_at > now - stale_after
+    heartbeat = recorded.run_updated_at
+    return heartbeat is not None and not is_stale(heartbeat, stale_after, now=now)
 
 
 def finished_version_count(session: Session, *, area_id: int | None = None) -> int:

@@ -63,10 +63,17 @@ def version_with_etag(
 
 
 def lock_file(session: Session, area_uuid: str, name: str) -> None:
-    """Make the caller the only recorder of the file's versions until its transaction ends."""
+    """Make the caller the only recorder of the file's versions until its transaction ends. Asking
+    again in the same transaction costs nothing (the worker locks before its HEAD, then records)."""
     connection = session.connection()  # begins the transaction: on SQLite that takes the write lock
-    if connection.dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(_lock_key(object_key(area_uuid, name)))))
+    if connection.dialect.name != "postgresql":
+        return
+    key = object_key(area_uuid, name)
+    held: dict[str, object] = session.info.setdefault("upload_file_locks", {})
+    transaction = session.get_transaction()
+    if held.get(key) is not transaction:
+        session.execute(select(func.pg_advisory_xact_lock(_lock_key(key))))
+        held[key] = transaction
 
 
 def new_file_version(area_id: int, name: str, info: ObjectInfo, *, origin: FileOrigin) -> FileVersion:
