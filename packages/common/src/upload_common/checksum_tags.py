@@ -9,16 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from upload_common.checksums import CHECKSUM_NAMES, Checksums
-from upload_common.errors import ChecksumError, ContentChangedError
+from upload_common.errors import ChecksumError, ObjectReplacedError
 from upload_common.storage.base import ObjectStore
 
 # Another writer's tags can land between our write and our read-back (it checked the version just
 # before ours replaced it); writing again wins, as that writer then finds its object replaced.
 TAG_ATTEMPTS = 3
-
-
-class ObjectReplacedError(ContentChangedError):
-    """The object is no longer the version the checksums are of: another write replaced it."""
 
 
 def checksum_tags(checksums: Checksums | Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -99,6 +99,10 @@ class ContentChangedError(ChecksumError):
     """The object changed while it was being read."""
 
 
+class ObjectReplacedError(ContentChangedError):
+    """The object is no longer the version the checksums are of: another write replaced it."""
+
+
 class CallbackError(UploadError):
     """A job's report could not be delivered to the API."""
 

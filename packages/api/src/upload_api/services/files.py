@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from upload_api.context import ApiContext
 from upload_api.names import body_name_candidates, check_filename
 from upload_common import messages
-from upload_common.checksum_tags import ObjectReplacedError, write_checksum_tags
+from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
 from upload_common.domain.areas import area_for_finished_upload, existing_area, writable_area
 from upload_common.domain.checksum_results import record_checksummed_upload
@@ -29,6 +29,7 @@ from upload_common.errors import (
     FileNotFoundInAreaError,
     InvalidInputError,
     ObjectNotFoundError,
+    ObjectReplacedError,
 )
 from upload_common.fileinfo import file_info_of_object, file_info_of_version
 from upload_common.models import FileVersion, UploadArea
