@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
+from support.moto_batch import BATCH_CONFIG
 from upload_api.app import create_app
 from upload_api.context import ApiContext
 from upload_common.queues import QUEUE_NAMES
@@ -25,7 +26,7 @@ QUEUE_PREFIX = "https://sqs.us-east-1.amazonaws.com/123456789012/upload-test"
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws():
+    with mock_aws(config=BATCH_CONFIG):  # Batch without Docker, for tests that submit jobs to it
         sqs = boto3.client("sqs", region_name="us-east-1")
         for name in QUEUE_NAMES:
             sqs.create_queue(QueueName=f"upload-test-{name}")

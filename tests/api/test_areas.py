@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import boto3
 import pytest
 from starlette.testclient import TestClient
 
 from support.api_helpers import drain, problem_of
+from support.sts_refusal import ABOVE_MAX_SESSION_DURATION, sts_refusing
 from upload_api.context import ApiContext
+from upload_api.workers.deletion import handle_deletion_message
 from upload_common.credentials import StsCredentialIssuer
 
 
@@ -132,7 +135,7 @@ def test_credentials_for_unknown_area_is_404(client: TestClient) -> None:
     assert client.post(f"/v1/area/{new_area()}/credentials").status_code == 404
 
 
-def test_credentials_from_sts(client: TestClient, auth: dict[str, str], api_context: ApiContext) -> None:
+def _sts_issuer(api_context: ApiContext, sts: Any = None, duration_seconds: int = 900) -> None:
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(
         RoleName="submitter",
@@ -144,8 +147,15 @@ def test_credentials_from_sts(client: TestClient, auth: dict[str, str], api_cont
         ),
     )["Role"]["Arn"]
     api_context.credential_issuer = StsCredentialIssuer(
-        role, "upload-bucket", boto3.client("sts", region_name="us-east-1"), duration_seconds=900
+        role,
+        "upload-bucket",
+        sts or boto3.client("sts", region_name="us-east-1"),
+        duration_seconds=duration_seconds,
     )
+
+
+def test_credentials_from_sts(client: TestClient, auth: dict[str, str], api_context: ApiContext) -> None:
+    _sts_issuer(api_context)
     area = new_area()
     client.post(f"/v1/area/{area}", headers=auth)
     response = client.post(f"/v1/area/{area}/credentials")
@@ -153,3 +163,50 @@ def test_credentials_from_sts(client: TestClient, auth: dict[str, str], api_cont
     body = response.json()
     assert set(body) == {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
     assert body["Expiration"].endswith(("+00:00", "Z"))
+
+
+def test_a_refresh_is_refused_once_the_area_is_locked_or_deleted(
+    client: TestClient, auth: dict[str, str], api_context: ApiContext
+) -> None:
+    """Clients refresh credentials before `Expiration` by asking again: the same check as the first time."""
+    _sts_issuer(api_context)
+    area = new_area()
+    client.post(f"/v1/area/{area}", headers=auth)
+    first = client.post(f"/v1/area/{area}/credentials")
+    refreshed = client.post(f"/v1/area/{area}/credentials")
+    assert (first.status_code, refreshed.status_code) == (201, 201)
+    assert refreshed.json()["AccessKeyId"] != first.json()["AccessKeyId"]
+
+    client.post(f"/v1/area/{area}/lock", headers=auth)
+    locked = client.post(f"/v1/area/{area}/credentials")
+    assert locked.status_code == 409
+    assert "locked" in problem_of(locked)["detail"]
+    client.delete(f"/v1/area/{area}/lock", headers=auth)
+    assert client.post(f"/v1/area/{area}/credentials").status_code == 201
+
+    assert client.delete(f"/v1/area/{area}", headers=auth).status_code == 202
+    being_deleted = client.post(f"/v1/area/{area}/credentials")
+    assert being_deleted.status_code == 409
+    assert "being deleted" in problem_of(being_deleted)["detail"]
+    [message] = drain(api_context.queue("deletion"))
+    handle_deletion_message(api_context, message)
+    deleted = client.post(f"/v1/area/{area}/credentials")
+    assert deleted.status_code == 404
+    assert "no upload area" in problem_of(deleted)["detail"]
+
+
+def test_a_duration_the_role_cannot_grant_is_a_500_that_says_what_to_configure(
+    client: TestClient, auth: dict[str, str], api_context: ApiContext
+) -> None:
+    sts = sts_refusing(ABOVE_MAX_SESSION_DURATION)
+    _sts_issuer(api_context, sts, duration_seconds=3600)
+    area = new_area()
+    client.post(f"/v1/area/{area}", headers=auth)
+
+    response = client.post(f"/v1/area/{area}/credentials")
+
+    assert response.status_code == 500
+    detail = problem_of(response)["detail"]
+    assert "UPLOAD_CREDENTIALS_DURATION_SECONDS" in detail
+    assert "3600" in detail
+    assert "arn:" not in detail

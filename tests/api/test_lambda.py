@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -141,3 +142,39 @@ def test_deletion_batch_reports_only_the_failed_records(
     assert lambda_entry.deletion_handler(event, FakeLambdaContext()) == {
         "batchItemFailures": [{"itemIdentifier": "broken"}]
     }
+
+
+def test_on_lambda_the_client_address_is_the_gateway_s_source_ip(
+    api_context: ApiContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The middleware runs per container; API Gateway's `sourceIp` (not a header) names the client."""
+    limited = dataclasses.replace(
+        api_context,
+        settings=api_context.settings.model_copy(
+            update={
+                "rate_limit_client_per_minute": 1,
+                "rate_limit_client_burst": 1,
+                "rate_limit_area_per_minute": 0,
+            }
+        ),
+    )
+    lambda_entry._asgi_handler.cache_clear()
+    monkeypatch.setattr(lambda_entry, "_context", lambda: limited)
+
+    def notify(source_ip: str, forwarded_for: str) -> dict[str, Any]:
+        area = str(uuid.uuid4())
+        event = http_event(
+            "POST", f"/v1/area/{area}/x", f"/v1/area/{area}/x", {"x-forwarded-for": forwarded_for}
+        )
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        answer: dict[str, Any] = lambda_entry.api_handler(event, FakeLambdaContext())
+        return answer
+
+    try:
+        assert notify("198.51.100.1", "203.0.113.1")["statusCode"] == 404
+        refused = notify("198.51.100.1", "203.0.113.2")
+        assert refused["statusCode"] == 429
+        assert refused["headers"]["retry-after"] == "60"
+        assert notify("198.51.100.2", "203.0.113.1")["statusCode"] == 404
+    finally:
+        lambda_entry._asgi_handler.cache_clear()

@@ -15,13 +15,16 @@ from starlette.testclient import TestClient
 
 from support.api_helpers import drain, problem_of
 from support.jobs import DUMP_ENVIRONMENT, job_environment
+from support.moto_batch import ECR_REGISTRY, JOB_QUEUE, MotoBatch, ecr_image
 from support.waiting import wait_until
+from upload_api.app import create_app
 from upload_api.context import ApiContext
-from upload_api.workers.scheduler import handle_scheduling_message, schedule
+from upload_api.workers.scheduler import handle_scheduling_message, schedule, validation_job_runner
 from upload_api.workers.validation_sweep import sweep
 from upload_common.callback_tokens import job_token
-from upload_common.errors import JobRunnerError
+from upload_common.errors import ConfigurationError, JobRunnerError
 from upload_common.jobs import JobState
+from upload_common.jobs.batch import BatchJobRunner
 from upload_common.jobs.local import LocalJobRunner
 from upload_common.models import Notification, Validation, ValidationFile, utcnow
 from upload_common.statuses import ValidationStatus
@@ -45,12 +48,12 @@ def area(client: TestClient, auth: dict[str, str]) -> str:
 
 @pytest.fixture
 def runner(api_context: ApiContext, tmp_path: Path) -> LocalJobRunner:
-    # A stand-in validator image that records its arguments and exits with the code it is given.
-    runner = LocalJobRunner(
-        tmp_path / "jobs",
-        {IMAGE: ["sh", "-c", f'{DUMP_ENVIRONMENT}; echo "$@"; exit "${{EXIT_CODE:-0}}"', "validator"]},
-        sandbox=False,
-    )
+    # A stand-in validator image that records its arguments and exits with the code it is given: the
+    # caller's EXIT_CODE, which reaches a job only inside UPLOAD_VALIDATOR_ENVIRONMENT (compact JSON).
+    exit_code = """sed -n 's/.*"EXIT_CODE":"\\([0-9]*\\)".*/\\1/p'"""
+    code = f'code=$(printf %s "$UPLOAD_VALIDATOR_ENVIRONMENT" | {exit_code})'
+    script = f'{DUMP_ENVIRONMENT}; echo "$@"; {code}; exit "${{code:-0}}"'
+    runner = LocalJobRunner(tmp_path / "jobs", {IMAGE: ["sh", "-c", script, "validator"]}, sandbox=False)
     api_context.job_runner = runner
     return runner
 
@@ -152,7 +155,9 @@ def test_a_redelivered_scheduling_message_submits_one_job(
     validation_id = json.loads(body)["validation_id"]
     assert env["UPLOAD_VALIDATION_ID"] == validation_id
     assert env["UPLOAD_CALLBACK_URL"].endswith(f"/v1/area/{area}/update_validation/{validation_id}")
-    assert env["EXIT_CODE"] == "3"
+    # The caller's variables travel in one variable that only the harness reads, never at the top.
+    assert "EXIT_CODE" not in env
+    assert json.loads(env["UPLOAD_VALIDATOR_ENVIRONMENT"]) == {"EXIT_CODE": "3"}
     assert spec["argv"][-1] == api_context.store.url + f"/{area}/R1.fastq"
     with api_context.sessions() as session:
         validation = session.get(Validation, uuid.UUID(validation_id))
@@ -204,6 +209,7 @@ def test_harness_reports_and_one_notification_per_file(
         "validation_results": "invalid: R2.fastq record 3",
         "validation_id": validation_id,
         "exit_code": 1,
+        "image_digest": None,  # set by the scheduler, which did not run here
     }
     with api_context.sessions() as session:
         notes = session.scalars(select(Notification).where(Notification.event_type == "file_validated")).all()
@@ -263,6 +269,9 @@ def failed_notifications(context: ApiContext) -> list[Notification]:
 def test_a_job_the_runner_refuses_fails_the_validation_at_once(
     client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext, runner: LocalJobRunner
 ) -> None:
+    # Allowed, but the local runner has no command for it.
+    allowed = {"validator_images": (IMAGE, "quay.io/nobody/unknown:1")}
+    api_context.settings = api_context.settings.model_copy(update=allowed)
     validate(client, auth, area, {"validator_image": "quay.io/nobody/unknown:1"})
     [body] = drain(api_context.queue("validation"))
     validation_id = json.loads(body)["validation_id"]
@@ -356,3 +365,152 @@ def test_the_sweeps_requeues_count_as_attempts_and_end_in_failed(
     [note] = failed_notifications(api_context)
     assert (note.payload["status"], note.payload["validation_id"]) == ("failed", validation_id)
     assert drain(api_context.queue("validation")) == []
+
+
+def _validations(context: ApiContext) -> list[Validation]:
+    with context.sessions() as session:
+        return list(session.scalars(select(Validation)).all())
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        ("x; rm -rf /", "is not a valid image reference"),
+        ("Evil/Image:latest", "is not a valid image reference (bad path component 'Image'"),
+        (f"{IMAGE}@sha256:1234", "a digest is sha256: and 64 lowercase hex digits"),
+        ("evil/image:latest", "is not allowed; the allowed images are: "),
+        (f"{IMAGE}:1", "is not allowed"),  # another tag of a listed name
+    ],
+)
+def test_an_image_malformed_or_not_allowed_is_refused_when_asked_for(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext, image: str, problem: str
+) -> None:
+    single = validate(client, auth, area, {"validator_image": image})
+    multi = client.put(
+        f"/v1/area/{area}/validate", json={"validator_image": image, "files": ["R1.fastq"]}, headers=auth
+    )
+
+    for response in (single, multi):
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+        assert problem in problem_of(response)["detail"]
+    if "not allowed" in problem:  # the answer lists what is allowed (no secret)
+        assert "dcp-upload/validator-json" in problem_of(single)["detail"]
+    assert _validations(api_context) == []
+    assert drain(api_context.queue("validation")) == []
+
+
+def test_a_prefix_entry_admits_the_images_under_it_and_only_those(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> None:
+    prefix = "123456789012.dkr.ecr.us-east-1.amazonaws.com/dcp-upload-validators/"
+    api_context.settings = api_context.settings.model_copy(update={"validator_images": (prefix,)})
+
+    assert validate(client, auth, area, {"validator_image": f"{prefix}x:1"}).status_code == 200
+    assert validate(client, auth, area, {"validator_image": f"{prefix}team/y"}).status_code == 200
+    outside = validate(client, auth, area, {"validator_image": f"{prefix.rstrip('/')}-evil/x:1"})
+    assert outside.status_code == 400
+    assert f"the allowed images are: {prefix} " in problem_of(outside)["detail"]
+    # A list that is set replaces the default (the local validators).
+    assert validate(client, auth, area, {"validator_image": IMAGE}).status_code == 400
+
+
+def test_a_digest_may_pin_a_listed_image(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> None:
+    pinned = f"{IMAGE}@sha256:{'a' * 64}"
+
+    response = validate(client, auth, area, {"validator_image": pinned})
+
+    assert response.status_code == 200
+    assert validation_row(api_context, response.json()["validation_id"]).image == pinned
+
+
+def test_the_scheduler_refuses_an_image_removed_from_the_list(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext, runner: LocalJobRunner
+) -> None:
+    validation_id = validate(client, auth, area, {"validator_image": IMAGE}).json()["validation_id"]
+    [body] = drain(api_context.queue("validation"))
+    api_context.settings = api_context.settings.model_copy(
+        update={"validator_images": ("quay.io/hca/other-validator:1",)}
+    )
+
+    handle_scheduling_message(api_context, body)
+
+    validation = validation_row(api_context, validation_id)
+    assert (validation.status, validation.image_digest) == (ValidationStatus.FAILED, None)
+    assert validation.reason is not None
+    assert validation.reason.startswith(
+        "the job could not be submitted (it was refused): the image is no longer allowed: "
+        f"validator image '{IMAGE}' is not allowed"
+    )
+    [note] = failed_notifications(api_context)
+    assert (note.payload["status"], note.payload["image_digest"]) == ("failed", None)
+    assert not runner.state_dir.exists()  # nothing ran
+
+
+def test_the_digest_of_what_the_job_ran_is_recorded_not_what_the_job_says(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext, runner: LocalJobRunner
+) -> None:
+    validation_id = validate(client, auth, area, {"validator_image": IMAGE}).json()["validation_id"]
+    [body] = drain(api_context.queue("validation"))
+
+    job_id = schedule(api_context, json.loads(body)["validation_id"])
+
+    assert job_id is not None
+    wait_until(lambda: runner.describe(job_id).state.final, what="the job to end")
+    assert runner.describe(job_id).state is JobState.SUCCEEDED
+    digest = runner.resolve_image(IMAGE).digest  # the stand-in validator's command (see `runner`)
+    assert validation_row(api_context, validation_id).image_digest == digest
+    assert client.get(f"/v1/area/{area}/R1.fastq/validate").json()["image_digest"] == digest
+    # The job is untrusted: a digest in its report changes nothing.
+    forged = {"exit_code": 0, "status": "completed", "stdout": "", "image_digest": f"sha256:{'f' * 64}"}
+    assert report(client, area, validation_id, {"status": "VALIDATING", "job_id": job_id}).status_code == 204
+    done = {"status": "VALIDATED", "job_id": job_id, "payload": forged}
+    assert report(client, area, validation_id, done).status_code == 204
+    [note] = failed_notifications(api_context)  # file_validated, VALIDATED here
+    assert (note.payload["status"], note.payload["image_digest"]) == ("completed", digest)
+    info = client.get(f"/v1/area/{area}/R1.fastq/validate").json()
+    assert (info["validation_status"], info["image_digest"]) == ("VALIDATED", digest)
+
+
+def test_on_batch_the_digest_ecr_gives_is_recorded_and_the_job_runs_by_it(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> None:
+    batch = MotoBatch()  # in the `aws` fixture's moto
+    image, digest = ecr_image("dcp-upload-validators/fastq", "1.0")
+    api_context.settings = api_context.settings.model_copy(
+        update={"job_runner": "aws-batch", "validator_images": (f"{ECR_REGISTRY}/dcp-upload-validators/",)}
+    )
+    api_context.job_runner = BatchJobRunner(batch.client, JOB_QUEUE, batch.role_arn, "upload-test")
+    validation_id = validate(client, auth, area, {"validator_image": image}).json()["validation_id"]
+    [body] = drain(api_context.queue("validation"))
+
+    job_id = schedule(api_context, json.loads(body)["validation_id"])
+
+    assert job_id is not None
+    validation = validation_row(api_context, validation_id)
+    assert (validation.status, validation.image, validation.image_digest) == (
+        ValidationStatus.SCHEDULED,
+        image,
+        digest,
+    )
+    job = batch.client.describe_jobs(jobs=[job_id])["jobs"][0]
+    [definition] = batch.client.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+        "jobDefinitions"
+    ]
+    assert (
+        definition["containerProperties"]["image"] == f"{ECR_REGISTRY}/dcp-upload-validators/fastq@{digest}"
+    )
+
+
+def test_on_aws_batch_the_api_and_the_scheduler_do_not_start_without_an_allow_list(
+    api_context: ApiContext,
+) -> None:
+    api_context.settings = api_context.settings.model_copy(
+        update={"job_runner": "aws-batch", "batch_job_queue": JOB_QUEUE}
+    )
+
+    for start in (lambda: create_app(api_context), lambda: validation_job_runner(api_context.settings)):
+        with pytest.raises(ConfigurationError, match="UPLOAD_VALIDATOR_IMAGES must be set when"):
+            start()

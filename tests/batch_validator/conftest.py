@@ -19,7 +19,9 @@ from support.moto_server import moto_process
 @pytest.fixture
 def callback_server() -> Iterator[CallbackServer]:
     with serve_callbacks() as base:
-        server = CallbackServer(url_base=base.url_base, reports=base.reports, answers=base.answers)
+        server = CallbackServer(
+            url_base=base.url_base, reports=base.reports, answers=base.answers, bodies=base.bodies
+        )
         yield server
 
 

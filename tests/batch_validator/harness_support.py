@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import pwd
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from support.callback_server import CallbackServer as BaseCallbackServer
+from upload_common.domain.validator_environment import pack_environment
 
 BIN = Path(sys.executable).parent  # the console scripts of the environment running the tests
 AREA = "0b2b4f0e-3c1a-4f5e-9a57-1a2b3c4d5e6f"
@@ -24,8 +26,16 @@ class CallbackServer(BaseCallbackServer):
         return f"{self.url_base}/v1/area/{area}/update_validation/{validation_id}"
 
 
-def job_environment(callback_url: str, staging_dir: Path, **extra: str) -> dict[str, str]:
-    """What the scheduler (or the local runner) sets on a validation job."""
+# The tests' validators (scripts in the test's private temp dir, this environment's Python) are the
+# test user's: they run as that user. Running them as another user is tested on its own (test_isolation).
+TEST_USER = pwd.getpwuid(os.geteuid()).pw_name
+
+
+def job_environment(
+    callback_url: str, staging_dir: Path, caller: dict[str, str] | None = None, **extra: str
+) -> dict[str, str]:
+    """What the scheduler (or the local runner) sets on a validation job; `caller`: the request's
+    `environment`, packed as the scheduler packs it."""
     env = dict(os.environ)
     env.update(
         UPLOAD_VALIDATION_ID=VALIDATION_ID,
@@ -34,8 +44,10 @@ def job_environment(callback_url: str, staging_dir: Path, **extra: str) -> dict[
         UPLOAD_STAGING_DIR=str(staging_dir),
         UPLOAD_JOB_ID=JOB_ID,
         UPLOAD_CALLBACK_RETRY_WAIT_SECONDS="0.01",
+        UPLOAD_VALIDATOR_USER=TEST_USER,
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
+    env.update(pack_environment(caller or {}))
     env.update(extra)
     return env
 

@@ -15,6 +15,7 @@ from batch_validator.harness_support import (
     AREA,
     BIN,
     JOB_ID,
+    TEST_USER,
     TOKEN,
     VALIDATION_ID,
     CallbackServer,
@@ -269,7 +270,7 @@ def test_a_url_that_is_not_a_store_file_fails(callback_server: CallbackServer, s
 def test_caller_variables_reach_the_validator_but_the_token_does_not(
     callback_server: CallbackServer, store_root: Path, staging_dir: Path
 ) -> None:
-    env = job_environment(callback_server.callback_url(), staging_dir, SAMPLE_KIND="paired")
+    env = job_environment(callback_server.callback_url(), staging_dir, {"SAMPLE_KIND": "paired"})
 
     run_harness(
         "--validator",
@@ -395,7 +396,8 @@ def test_missing_job_variables_are_named_with_exit_2(staging_dir: Path) -> None:
 
 def test_no_report_prints_the_results(store_root: Path, staging_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UPLOAD_")} | {
-        "UPLOAD_STAGING_DIR": str(staging_dir)
+        "UPLOAD_STAGING_DIR": str(staging_dir),
+        "UPLOAD_VALIDATOR_USER": TEST_USER,
     }
 
     done = run_harness(

@@ -1,9 +1,12 @@
-"""`upload-validate` staging from S3: a moto server on 127.0.0.1, concurrent ranged downloads."""
+"""`upload-validate` staging from S3: a moto server on 127.0.0.1, concurrent ranged downloads, and the
+staging credentials the API issues (a stand-in of its route)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +15,15 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from batch_validator.harness_support import AREA, CallbackServer, job_environment, run_harness, write_script
+from batch_validator.harness_support import (
+    AREA,
+    TOKEN,
+    VALIDATION_ID,
+    CallbackServer,
+    job_environment,
+    run_harness,
+    write_script,
+)
 
 BUCKET = "upload-area-bucket"
 
@@ -109,4 +120,75 @@ def test_a_seed_style_area_is_validated(
     assert callback_server.statuses() == ["VALIDATING", "VALIDATED"]
     results = callback_server.final().body["payload"]
     assert (results["upload_area_id"], results["names"], results["exit_code"]) == (area, ["R1.fastq"], 0)
+    assert list(staging_dir.iterdir()) == []
+
+
+STAGING_PATH = f"/v2/areas/{AREA}/validations/{VALIDATION_ID}/staging-credentials"
+
+
+def staging_answers(*lifetimes: int) -> Callable[[], dict[str, str]]:
+    """What the API's staging-credentials route answers, one lifetime per call (the last one repeats)."""
+    remaining = list(lifetimes)
+
+    def answer() -> dict[str, str]:
+        lifetime = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        expires = datetime.now(UTC) + timedelta(seconds=lifetime)
+        return {
+            "AccessKeyId": f"ASIASTAGING{lifetime}",
+            "SecretAccessKey": "staging-secret",
+            "SessionToken": "staging-session",
+            "Expiration": expires.isoformat(),
+        }
+
+    return answer
+
+
+def test_objects_are_staged_with_the_credentials_the_api_issues_refreshed_before_they_expire(
+    s3: Any, moto_endpoint: str, callback_server: CallbackServer, staging_dir: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{AREA}/R1.fastq", Body=b"@r1\nACGT\n+\nIIII\n")
+    # The first answer is inside botocore's refresh window: the harness asks again before using it.
+    callback_server.bodies[STAGING_PATH] = staging_answers(150, 900)
+    env = job_environment(
+        callback_server.callback_url(),
+        staging_dir,
+        UPLOAD_S3_ENDPOINT_URL=moto_endpoint,
+        UPLOAD_STAGING_CREDENTIALS_URL=callback_server.url_base + STAGING_PATH,
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env.pop(name, None)  # the job has no credentials of its own
+
+    done = run_harness("--validator", "upload-validator-fastq", s3_url(f"{AREA}/R1.fastq"), env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert callback_server.statuses() == ["VALIDATING", "VALIDATED"]
+    assert callback_server.final().body["payload"]["exit_code"] == 0
+    asked = [report for report in callback_server.reports if report.path == STAGING_PATH]
+    assert len(asked) == 2  # before staging, and once more before the first credentials expired
+    assert {report.authorization for report in asked} == {f"Bearer {TOKEN}"}
+    assert callback_server.reports.index(asked[-1]) < callback_server.reports.index(
+        callback_server.status_reports()[0]
+    )  # all before VALIDATING: staging is done by then
+    assert list(staging_dir.iterdir()) == []
+
+
+def test_refused_staging_credentials_fail_the_validation_and_nothing_else_is_tried(
+    s3: Any, moto_endpoint: str, callback_server: CallbackServer, staging_dir: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{AREA}/R1.fastq", Body=b"@r1\nACGT\n+\nIIII\n")
+    callback_server.answers.append(409)  # e.g. the validation already ended
+    env = job_environment(
+        callback_server.callback_url(),
+        staging_dir,
+        UPLOAD_S3_ENDPOINT_URL=moto_endpoint,
+        UPLOAD_STAGING_CREDENTIALS_URL=callback_server.url_base + STAGING_PATH,
+    )  # the test's own AWS keys stay in the environment: the harness must not fall back on them
+
+    done = run_harness("--validator", "true", s3_url(f"{AREA}/R1.fastq"), env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert callback_server.statuses() == ["FAILED"]
+    exception = callback_server.final().body["payload"]["exception"]
+    assert exception.startswith("no credentials to stage the files with: ")
+    assert "answered HTTP 409" in exception
     assert list(staging_dir.iterdir()) == []

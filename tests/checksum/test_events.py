@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -135,3 +136,21 @@ def test_sequencers_compare_after_left_padding() -> None:
     assert order("5f") == earlier  # case does not matter
     assert order("not hex") is None  # unreadable: only the ordering help is lost
     assert order(17) is None
+
+
+def test_the_event_time_says_when_the_store_wrote_the_object() -> None:
+    def written(event_time: object) -> datetime | None:
+        record = {
+            "eventName": "ObjectCreated:Put",
+            "eventTime": event_time,
+            "s3": {"object": {"key": f"{AREA}/x", "size": 1}},
+        }
+        [event] = parse_events(json.dumps({"Records": [record]}))
+        assert isinstance(event, ObjectEvent)
+        return event.event_time
+
+    assert written("2026-03-01T12:00:00.123Z") == datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    # Unreadable or without a zone: unknown (the HEAD's Last-Modified stands in), never a failure.
+    assert written("yesterday") is None
+    assert written("2026-03-01T12:00:00") is None
+    assert written(None) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from support.sts_refusal import ABOVE_MAX_SESSION_DURATION, ABOVE_ROLE_CHAINING_LIMIT, sts_refusing
 from upload_common import boto_clients
 from upload_common.boto_clients import client_config
 from upload_common.credentials import (
@@ -20,8 +22,14 @@ from upload_common.credentials import (
     UploadCredentials,
     area_session_policy,
     make_credential_issuer,
+    role_partition,
 )
-from upload_common.errors import ConfigurationError, CredentialsError, InvalidInputError
+from upload_common.errors import (
+    ConfigurationError,
+    CredentialsDurationError,
+    CredentialsError,
+    InvalidInputError,
+)
 from upload_common.settings import Settings, load_settings
 
 AREA = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -78,7 +86,7 @@ def _as_list(value: str | list[str]) -> list[str]:
 # -- the policy ---------------------------------------------------------------------------------------
 
 
-POLICY = area_session_policy(BUCKET, AREA)
+POLICY = area_session_policy(BUCKET, AREA, partition="aws")
 AREA_OBJECT = f"arn:aws:s3:::{BUCKET}/{AREA}/dir/file name é.fastq.gz"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 
@@ -163,7 +171,7 @@ def test_the_evaluator_itself_tells_allow_from_deny() -> None:
 )
 def test_an_area_id_that_is_not_an_area_id_is_refused(area: str) -> None:
     with pytest.raises(InvalidInputError):
-        area_session_policy(BUCKET, area)
+        area_session_policy(BUCKET, area, partition="aws")
 
 
 def test_the_policy_fits_sts_s_packed_size_limit() -> None:
@@ -192,7 +200,7 @@ def test_issue_assumes_the_role_with_the_area_policy(role_arn: str) -> None:
     credentials = StsCredentialIssuer(role_arn, BUCKET, sts, duration_seconds=1800).issue(AREA)
 
     assert len(calls) == 1
-    assert json.loads(calls[0]["Policy"]) == area_session_policy(BUCKET, AREA)
+    assert json.loads(calls[0]["Policy"]) == area_session_policy(BUCKET, AREA, partition="aws")
     assert calls[0]["DurationSeconds"] == 1800
     session_name = calls[0]["RoleSessionName"]
     assert len(session_name) <= 64
@@ -239,12 +247,89 @@ def test_an_sts_failure_is_a_credentials_error() -> None:
         issuer.issue(str(uuid.uuid4()))
 
 
-@pytest.mark.parametrize("seconds", [899, 43201])
-def test_a_duration_outside_sts_limits_is_refused(seconds: int) -> None:
-    with pytest.raises(ConfigurationError, match="UPLOAD_CREDENTIALS_DURATION_SECONDS"):
+@pytest.mark.parametrize("seconds", [0, 899, 3601, 43200])
+def test_a_duration_sts_cannot_grant_a_chained_role_stops_start_up(seconds: int) -> None:
+    with pytest.raises(ConfigurationError, match="UPLOAD_CREDENTIALS_DURATION_SECONDS") as settings_error:
         load_settings(Settings, credentials_duration_seconds=seconds)
-    with pytest.raises(ConfigurationError):
+    assert "role chaining" in str(settings_error.value)
+    with pytest.raises(ConfigurationError, match=r"UPLOAD_CREDENTIALS_DURATION_SECONDS.*role chaining"):
         StsCredentialIssuer("arn:aws:iam::123456789012:role/x", BUCKET, boto_clients.client("sts"), seconds)
+
+
+def test_credentials_are_short_by_default() -> None:
+    assert Settings().credentials_duration_seconds == 900
+    assert load_settings(Settings, credentials_duration_seconds=3600).credentials_duration_seconds == 3600
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "partition"),
+    [
+        ("arn:aws:iam::123456789012:role/submitter", "aws"),
+        ("arn:aws-cn:iam::123456789012:role/path/to/submitter", "aws-cn"),
+        ("arn:aws-us-gov:iam::123456789012:role/upload-prod-submitter-20260101", "aws-us-gov"),
+    ],
+)
+def test_every_arn_of_the_session_policy_is_in_the_role_s_partition(role_arn: str, partition: str) -> None:
+    sent: list[dict[str, Any]] = []
+    # The call itself fails at once (nothing listens there); the policy it would send is what counts.
+    sts = boto_clients.client(
+        "sts", endpoint_url="http://127.0.0.1:9", config=client_config(retries={"max_attempts": 1})
+    )
+    sts.meta.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: sent.append(params))
+
+    assert role_partition(role_arn) == partition
+    with pytest.raises(CredentialsError):
+        StsCredentialIssuer(role_arn, BUCKET, sts).issue(AREA)
+
+    policy = json.loads(sent[0]["Policy"])
+    resources = [r for statement in policy["Statement"] for r in statement["Resource"]]
+    assert resources == [f"arn:{partition}:s3:::{BUCKET}/{AREA}/*", f"arn:{partition}:s3:::{BUCKET}"]
+
+
+@pytest.mark.parametrize(
+    "role_arn",
+    [
+        "submitter",
+        "arn:aws:iam::123456789012:user/someone",
+        "arn:aws:iam::12345:role/short-account",
+        "arn:aws:s3:::a-bucket",
+        "arn::iam::123456789012:role/no-partition",
+        "arn:aws:iam::123456789012:role/",
+        "arn:aws:iam::123456789012:role/with space",
+    ],
+)
+def test_a_malformed_role_arn_stops_start_up_naming_the_setting(role_arn: str) -> None:
+    with pytest.raises(ConfigurationError, match="UPLOAD_SUBMITTER_ROLE_ARN"):
+        StsCredentialIssuer(role_arn, BUCKET, boto_clients.client("sts"))
+    with mock_aws(), pytest.raises(ConfigurationError, match="UPLOAD_SUBMITTER_ROLE_ARN"):
+        make_credential_issuer(Settings(storage_url=f"s3://{BUCKET}", submitter_role_arn=role_arn))
+
+
+@pytest.mark.parametrize("message", [ABOVE_MAX_SESSION_DURATION, ABOVE_ROLE_CHAINING_LIMIT])
+def test_a_duration_the_role_refuses_says_what_to_configure_and_is_logged_once(
+    message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    role = "arn:aws:iam::123456789012:role/submitter"
+    issuer = StsCredentialIssuer(role, BUCKET, sts_refusing(message), duration_seconds=3600)
+
+    with caplog.at_level(logging.ERROR, logger="upload_common.credentials.sts"):
+        for _ in range(3):
+            with pytest.raises(CredentialsDurationError) as refused:
+                issuer.issue(AREA)
+
+    detail = str(refused.value)
+    assert "3600" in detail
+    assert "UPLOAD_CREDENTIALS_DURATION_SECONDS" in detail
+    assert "maximum session duration" in detail
+    assert role not in detail  # the caller hears what to configure, the log says which role
+    assert [r.getMessage() for r in caplog.records] == [f"{detail} (role {role})"]
+
+
+def test_other_sts_refusals_stay_plain_credentials_errors() -> None:
+    sts = sts_refusing("1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint")
+    with pytest.raises(CredentialsError) as refused:
+        StsCredentialIssuer("arn:aws:iam::123456789012:role/x", BUCKET, sts).issue(AREA)
+    assert not isinstance(refused.value, CredentialsDurationError)
 
 
 # -- the factory --------------------------------------------------------------------------------------
@@ -271,5 +356,5 @@ def test_an_issuer_for_s3_with_a_role_uses_the_settings(role_arn: str) -> None:
 def test_seed_style_area_ids_are_used_verbatim() -> None:
     # The seed accepted any letters and digits in the uuid shape; keys (and so the policy) keep the case.
     area = "DeadBeef-dead-dead-dead-ZZ0123456789"
-    policy = area_session_policy(BUCKET, area)
+    policy = area_session_policy(BUCKET, area, partition="aws")
     assert policy["Statement"][0]["Resource"] == [f"arn:aws:s3:::{BUCKET}/{area}/*"]

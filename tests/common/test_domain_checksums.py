@@ -17,6 +17,7 @@ from upload_common.domain.checksum_results import (
     record_checksummed_upload,
 )
 from upload_common.domain.checksum_runs import (
+    WRITTEN_WHILE_LOCKED,
     Claim,
     Known,
     RefusedObject,
@@ -26,8 +27,9 @@ from upload_common.domain.checksum_runs import (
     record_refused_object,
 )
 from upload_common.domain.jobs import JobReport, callback_environment
+from upload_common.domain.state_machines import transition_area
 from upload_common.errors import IllegalTransitionError, InvalidInputError, NotFoundError
-from upload_common.models import ChecksumRun, FileVersion, Notification
+from upload_common.models import ChecksumRun, FileVersion, Notification, UploadArea
 from upload_common.settings import Settings
 from upload_common.statuses import AreaStatus, ChecksumStatus, FileOrigin, FileStatus
 from upload_common.storage import ObjectInfo
@@ -225,3 +227,119 @@ def test_a_job_that_reports_failed_ends_its_version_and_ingest_hears_once(db_ses
     [notification] = _notifications(db_session, version)
     assert (notification.payload["status"], notification.payload["reason"]) == ("FAILED", "out of memory")
     assert notification.payload["checksums"] is None
+
+
+# -- writes while the area is locked (credentials issued before the lock still work) -------------------
+
+LOCKED_AT = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def _locked_area(db_session: Session, **fields: object) -> UploadArea:
+    return make_area(db_session, status=AreaStatus.LOCKED, locked_at=LOCKED_AT, **fields)
+
+
+def _stored(etag: str, last_modified: datetime) -> ObjectInfo:
+    return ObjectInfo(
+        key="ignored", size=3, etag=etag, last_modified=last_modified, content_type="text/plain"
+    )
+
+
+def _claim(db_session: Session, seen: SeenObject) -> Claim | Known | Skip:
+    return claim_checksum_run(db_session, seen, for_job=False, stale_after=STALE)
+
+
+def _version(db_session: Session, area: UploadArea, etag: str) -> FileVersion:
+    return db_session.scalars(
+        select(FileVersion).where(FileVersion.area_id == area.id, FileVersion.etag == etag)
+    ).one()
+
+
+def test_a_version_written_while_its_area_is_locked_is_rejected_and_notified_once(
+    db_session: Session,
+) -> None:
+    area = _locked_area(db_session)
+    good = make_file(db_session, area, name="r1.fastq", etag="a" * 32, status=FileStatus.CHECKSUMMED)
+    after = LOCKED_AT + timedelta(milliseconds=5)
+    stored = _stored("b" * 32, LOCKED_AT)  # Last-Modified in whole seconds: the event's time decides
+    seen = SeenObject(area.uuid, "r1.fastq", "b" * 32, stored, 3, event_time=after, url="s3://b/k")
+
+    assert _claim(db_session, seen) is Skip.REJECTED
+    assert _claim(db_session, seen) is Skip.REJECTED  # redelivered: recorded and notified once
+
+    rejected = _version(db_session, area, "b" * 32)
+    assert (rejected.status, rejected.reason) == (FileStatus.REJECTED, WRITTEN_WHILE_LOCKED)
+    # The store no longer holds the good version: the file has no current version now.
+    assert (rejected.current, good.current) == (False, False)
+    assert db_session.scalars(select(ChecksumRun).where(ChecksumRun.file_id == rejected.id)).all() == []
+    [notification] = _notifications(db_session, rejected)
+    assert (notification.payload["status"], notification.payload["reason"]) == (
+        "REJECTED",
+        WRITTEN_WHILE_LOCKED,
+    )
+    assert (notification.payload["name"], notification.payload["url"]) == ("r1.fastq", "s3://b/k")
+    assert notification.payload["checksums"] is None
+
+
+def test_the_head_s_last_modified_decides_when_the_event_tells_no_time(db_session: Session) -> None:
+    area = _locked_area(db_session)
+    later = _stored("c" * 32, LOCKED_AT + timedelta(seconds=2))
+    assert _claim(db_session, SeenObject(area.uuid, "x.txt", "c" * 32, later)) is Skip.REJECTED
+    # Written before the lock, its event handled during it: an ordinary version.
+    earlier = _stored("d" * 32, LOCKED_AT - timedelta(seconds=2))
+    assert isinstance(_claim(db_session, SeenObject(area.uuid, "y.txt", "d" * 32, earlier)), Claim)
+    # An event for a version the store no longer holds, without a time: nothing tells when it was
+    # written. What the store holds instead was written under the lock: rejected, also when seen so.
+    replaced = SeenObject(area.uuid, "z.txt", "e" * 32, _stored("f" * 32, LOCKED_AT + timedelta(seconds=9)))
+    assert _claim(db_session, replaced) is Skip.ABORTED
+    assert _version(db_session, area, "e" * 32).status is FileStatus.UPLOADED
+    instead = _version(db_session, area, "f" * 32)
+    assert (instead.status, instead.reason, instead.current) == (
+        FileStatus.REJECTED,
+        WRITTEN_WHILE_LOCKED,
+        False,
+    )
+    assert len(_notifications(db_session, instead)) == 1
+    assert _claim(db_session, SeenObject(area.uuid, "z.txt", "f" * 32, _stored("f" * 32, LOCKED_AT))) is (
+        Skip.REJECTED
+    )  # its own event, telling another time (the lock's second): a second look, still rejected
+    assert len(_notifications(db_session, instead)) == 1
+
+
+def test_writes_outside_the_lock_period_are_ordinary_and_the_same_bytes_after_the_unlock_are_taken(
+    db_session: Session,
+) -> None:
+    unlocked_at = LOCKED_AT + timedelta(minutes=10)
+    area = make_area(db_session, status=AreaStatus.LOCKED, locked_at=LOCKED_AT)
+    during = LOCKED_AT + timedelta(minutes=1)
+    seen = SeenObject(area.uuid, "a.bam", "a" * 32, _stored("a" * 32, during), 3, event_time=during)
+    assert _claim(db_session, seen) is Skip.REJECTED
+    transition_area(area, AreaStatus.UNLOCKED)
+    area.unlocked_at = unlocked_at
+
+    # A late event of a write made during the lock is still judged by the lock period.
+    late = SeenObject(area.uuid, "b.bam", "b" * 32, _stored("b" * 32, during), 3, event_time=during)
+    assert _claim(db_session, late) is Skip.REJECTED
+    # The same bytes uploaded again after the unlock: the rejected version becomes a good one.
+    again = unlocked_at + timedelta(seconds=1)
+    rewritten = SeenObject(area.uuid, "a.bam", "a" * 32, _stored("a" * 32, again), 3, event_time=again)
+    claim = _claim(db_session, rewritten)
+
+    assert isinstance(claim, Claim)
+    version = _version(db_session, area, "a" * 32)
+    assert (version.status, version.reason, version.current) == (FileStatus.UPLOADED, None, True)
+    before = SeenObject(area.uuid, "c.bam", "c" * 32, _stored("c" * 32, LOCKED_AT), 3, event_time=LOCKED_AT)
+    assert isinstance(_claim(db_session, before), Claim)  # the lock's own instant is not after it
+
+
+def test_a_version_the_service_recorded_before_is_never_rejected_by_the_lock(db_session: Session) -> None:
+    """The API's own PUT that was streaming when the lock came is taken (it began before the lock), and
+    identical bytes written again under the lock are the version already taken."""
+    area = _locked_area(db_session)
+    taken = make_file(db_session, area, name="p.txt", etag="a" * 32, status=FileStatus.CHECKSUMMED)
+    taken.checksums = CHECKSUMS
+    during = LOCKED_AT + timedelta(seconds=30)
+    seen = SeenObject(area.uuid, "p.txt", "a" * 32, _stored("a" * 32, during), 3, event_time=during)
+
+    assert _claim(db_session, seen) == Known(CHECKSUMS)
+    assert (taken.status, taken.current) == (FileStatus.CHECKSUMMED, True)
+    assert _notifications(db_session, taken) == []

@@ -111,9 +111,28 @@ def test_rejected_and_deleted_versions_are_never_current(db_session: Session, st
         "k",
         "2" * 32,
         lambda: FileVersion(area_id=area.id, name="k", etag="2" * 32, size=1, status=status, reason="why"),
-        held=True,
+        held=False,
     )
     assert current_version(db_session, area.id, "k") is kept
+    # Held by the store now, it has taken the place of the current version: the file has none.
+    unkept = record_version_row(db_session, area.id, "k", "2" * 32, lambda: kept, held=True)
+    assert (unkept.current, kept.current) == (False, False)
+    assert current_version(db_session, area.id, "k") is None
+
+
+def test_a_never_current_version_does_not_displace_a_later_current_one(db_session: Session) -> None:
+    area = make_area(db_session)
+    later = record_version(db_session, area.id, "k", _info("1" * 32, order=0x9F), origin=FileOrigin.STORE)
+    record_version_row(
+        db_session,
+        area.id,
+        "k",
+        "2" * 32,
+        lambda: FileVersion(area_id=area.id, name="k", etag="2" * 32, size=1, status=FileStatus.REJECTED),
+        held=True,
+        store_order=store_order("1F"),
+    )
+    assert current_version(db_session, area.id, "k") is later
 
 
 def test_record_version_records_a_version_once_with_its_declared_checksums(db_session: Session) -> None:

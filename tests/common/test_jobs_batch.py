@@ -1,7 +1,9 @@
-"""AWS Batch specifics through moto: one job definition per image, job settings, throttling, errors."""
+"""AWS Batch specifics through moto: one job definition per image, images pinned by ECR, job settings,
+throttling, errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,10 +11,10 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
-from support.moto_batch import BATCH_CONFIG, JOB_QUEUE, REGION, MotoBatch
+from support.moto_batch import BATCH_CONFIG, ECR_REGISTRY, JOB_QUEUE, REGION, MotoBatch, ecr_image
 from upload_common import boto_clients
 from upload_common.errors import JobRefusedError, JobRunnerError
-from upload_common.jobs import JobSpec, JobState
+from upload_common.jobs import JobSpec, JobState, ResolvedImage
 from upload_common.jobs.batch import BatchJobRunner, job_name
 
 IMAGE = "quay.io/humancellatlas/fastq-validator:2.1"
@@ -139,6 +141,60 @@ def test_provider_errors_become_job_runner_errors(batch: MotoBatch) -> None:
     # A request Batch calls invalid (ClientException) fails the same way every time: refused.
     with pytest.raises(JobRefusedError, match="AWS Batch SubmitJob: ClientException"):
         runner.submit(JobSpec("q", IMAGE, []))
+
+
+def test_an_ecr_image_runs_by_the_digest_ecr_gives_its_tag(batch: MotoBatch, runner: BatchJobRunner) -> None:
+    image, digest = ecr_image("dcp-upload-validators/fastq", "1.0")
+
+    resolved = runner.resolve_image(image)
+    job = batch.client.describe_jobs(jobs=[runner.submit(JobSpec("v", resolved.reference, []))])["jobs"][0]
+
+    assert resolved == ResolvedImage(f"{ECR_REGISTRY}/dcp-upload-validators/fastq@{digest}", digest)
+    [definition] = batch.client.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+        "jobDefinitions"
+    ]
+    assert definition["containerProperties"]["image"] == resolved.reference
+
+
+def test_a_tag_pushed_again_runs_the_new_content_under_a_definition_of_its_own(
+    batch: MotoBatch, runner: BatchJobRunner
+) -> None:
+    image, first = ecr_image("dcp-upload-validators/json", "latest")
+    runner.submit(JobSpec("a", runner.resolve_image(image).reference, []))
+    _, second = ecr_image("dcp-upload-validators/json", "latest")  # the tag now names other content
+
+    resolved = runner.resolve_image(image)
+    runner.submit(JobSpec("b", resolved.reference, []))
+
+    assert resolved.digest == second != first
+    images = {
+        d["containerProperties"]["image"]
+        for d in batch.client.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+    }
+    repository = f"{ECR_REGISTRY}/dcp-upload-validators/json"
+    assert images == {f"{repository}@{first}", f"{repository}@{second}"}
+
+
+def test_an_image_with_a_digest_runs_as_it_is_given(runner: BatchJobRunner) -> None:
+    digest = f"sha256:{'a' * 64}"
+    for image in (f"quay.io/hca/fastq@{digest}", f"quay.io/hca/fastq:1@{digest}"):
+        assert runner.resolve_image(image) == ResolvedImage(image, digest)
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        (IMAGE, "not in an Amazon ECR registry and carries no digest"),
+        (f"{ECR_REGISTRY}/no/such-repository:1", "Amazon ECR DescribeImages: RepositoryNotFoundException"),
+        (f"{ECR_REGISTRY}/dcp-upload-validators/gzip:no-such-tag", "ImageNotFoundException"),
+        ("Not An Image; rm -rf /", "not a valid image reference"),
+    ],
+)
+def test_an_image_that_cannot_be_pinned_is_refused(runner: BatchJobRunner, image: str, problem: str) -> None:
+    ecr_image("dcp-upload-validators/gzip", "1")
+
+    with pytest.raises(JobRefusedError, match=re.escape(problem)):
+        runner.resolve_image(image)
 
 
 @pytest.mark.parametrize(

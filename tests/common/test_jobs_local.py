@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from upload_common.errors import JobNotFoundError, JobRunnerError
+from upload_common.errors import JobNotFoundError, JobRefusedError, JobRunnerError
 from upload_common.jobs import JobSpec, JobState, JobStatus
 from upload_common.jobs.jobdir import JobDir
 from upload_common.jobs.local import LocalJobRunner
@@ -156,6 +156,51 @@ def test_an_unmapped_image_names_the_known_ones(runner: LocalJobRunner) -> None:
 def test_job_ids_cannot_reach_outside_the_state_dir(runner: LocalJobRunner) -> None:
     with pytest.raises(JobNotFoundError):
         runner.describe("../../etc")
+
+
+def test_an_images_digest_is_that_of_the_program_that_runs_and_its_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "validate-x"
+    program.write_text('#!/bin/sh\necho "v1 $*"\n')
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    images = {"a/path": [str(program)], "a/found": ["validate-x"], "a/strict": ["validate-x", "--strict"]}
+    runner = LocalJobRunner(tmp_path / "jobs", images, sandbox=False)
+    content = hashlib.sha256(program.read_bytes()).hexdigest().encode()
+
+    digests = {image: runner.resolve_image(image).digest for image in images}
+
+    assert digests["a/path"] == "sha256:" + hashlib.sha256(content).hexdigest()
+    assert digests["a/found"] == digests["a/path"]  # found on the job's PATH: the same file
+    assert digests["a/strict"] == "sha256:" + hashlib.sha256(content + b"\0--strict").hexdigest()
+    resolved = runner.resolve_image("a/strict")
+    job_id = runner.submit(JobSpec("d", resolved.reference, ["R1.fastq"]))
+    assert _final(runner, job_id).state is JobState.SUCCEEDED
+    assert runner.logs(job_id)[0].read_text() == "v1 --strict R1.fastq\n"  # that program ran
+    program.write_text('#!/bin/sh\necho "v2 $*"\n')
+    assert runner.resolve_image("a/strict").digest != digests["a/strict"]
+
+
+def test_a_digest_in_the_image_must_be_its_commands(tmp_path: Path) -> None:
+    runner = LocalJobRunner(tmp_path / "jobs", IMAGES, sandbox=False)
+    digest = runner.resolve_image(SH).digest
+
+    assert runner.resolve_image(f"{SH}@{digest}") == runner.resolve_image(SH)
+    other = f"sha256:{'0' * 64}"
+    with pytest.raises(JobRefusedError, match=f"asks for {other}; its local command is {digest}"):
+        runner.resolve_image(f"{SH}@{other}")
+
+
+def test_an_image_whose_program_is_missing_is_refused_before_it_runs(tmp_path: Path) -> None:
+    runner = LocalJobRunner(tmp_path / "jobs", {"gone:1": ["no-such-program-4f1c"]}, sandbox=False)
+
+    with pytest.raises(JobRefusedError, match="the command of image 'gone:1' cannot be read"):
+        runner.resolve_image("gone:1")
+    with pytest.raises(JobRefusedError, match=r"no local command for image 'quay\.io/x:1'"):
+        runner.resolve_image("quay.io/x:1")
 
 
 def test_sandboxed_job_has_no_network(sandboxed: LocalJobRunner, listener: int, tmp_path: Path) -> None:

@@ -87,6 +87,27 @@ def test_lock_keeps_reason_and_unlock_clears_it(db_session: Session) -> None:
     assert area.lock_reason is None
 
 
+def test_locking_and_unlocking_stamp_the_lock_period(db_session: Session) -> None:
+    from upload_common.statuses import AreaStatus  # noqa: PLC0415
+
+    area = make_area(db_session)
+    assert (area.locked_at, area.unlocked_at) == (None, None)
+    transition_area(area, AreaStatus.LOCKED)
+    locked_at = area.locked_at
+    assert locked_at is not None
+    assert area.unlocked_at is None
+    transition_area(area, AreaStatus.LOCKED)  # repeated: the lock began when it began
+    assert area.locked_at == locked_at
+    transition_area(area, AreaStatus.UNLOCKED)
+    assert area.unlocked_at is not None
+    assert area.unlocked_at >= locked_at
+    assert area.locked_at == locked_at  # the period is kept: late events of writes in it are judged by it
+    transition_area(area, AreaStatus.LOCKED)  # a new period
+    assert area.locked_at is not None
+    assert area.locked_at >= locked_at
+    assert area.unlocked_at is None
+
+
 def test_checksum_timestamps_follow_the_run(db_session: Session) -> None:
     from upload_common.statuses import ChecksumStatus  # noqa: PLC0415
 

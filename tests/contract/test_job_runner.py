@@ -1,5 +1,8 @@
 """Contract of `JobRunner`: AWS Batch (moto, no Docker) and the local process runner (for real).
 
+`resolve_image` pins an image to a `sha256:` digest: for Batch an image pushed to moto's ECR, for the
+local runner the contract's image (its command is the Python that runs the script).
+
 Jobs speak a tiny command language: `exit N [message]` ends with code N (printing the message to
 stderr), `sleep N` runs for N seconds. The local runner maps the contract's image to a Python script that
 does exactly that; for Batch, `support.moto_batch.MotoBatch` plays the container's part.
@@ -7,6 +10,7 @@ does exactly that; for Batch, `support.moto_batch.MotoBatch` plays the container
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import uuid
@@ -17,8 +21,8 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from support.moto_batch import BATCH_CONFIG, JOB_QUEUE, MotoBatch
-from upload_common.errors import JobNotFoundError
+from support.moto_batch import BATCH_CONFIG, ECR_REGISTRY, JOB_QUEUE, MotoBatch, ecr_image
+from upload_common.errors import JobNotFoundError, JobRefusedError
 from upload_common.jobs import JobRunner, JobSpec, JobState, JobStatus
 from upload_common.jobs.batch import BatchJobRunner
 from upload_common.jobs.local import LocalJobRunner
@@ -44,6 +48,8 @@ class RunnerCase:
     play: Callable[[str, Sequence[str]], None]  # after submit: the container runs the command
     advance: Callable[[str], None]  # on each poll: the provider moves on
     runs_commands: bool  # false for moto's Batch: exit codes and timeouts are not observable there
+    image: str  # an image the runner can pin (and run)
+    unknown_image: str  # a well-formed image the runner has nothing for
 
 
 @pytest.fixture(params=["aws-batch", "local"])
@@ -52,10 +58,16 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunnerCase]
         with mock_aws(config=BATCH_CONFIG):
             batch = MotoBatch()
             batch_runner = BatchJobRunner(batch.client, JOB_QUEUE, batch.role_arn, "upload-test")
-            yield RunnerCase(batch_runner, batch.play, batch.advance, runs_commands=False)
+            image, _digest = ecr_image("contract/job", "1")
+            unknown = f"{ECR_REGISTRY}/contract/job:2"
+            yield RunnerCase(batch_runner, batch.play, batch.advance, False, image, unknown)
         return
     runner = LocalJobRunner(tmp_path / "jobs", {IMAGE: [sys.executable, "-c", SCRIPT]})
-    yield RunnerCase(runner, lambda _job_id, _command: None, lambda _job_id: None, runs_commands=True)
+    yield RunnerCase(runner, _nothing, _nothing, True, IMAGE, "quay.io/nobody/unknown:1")
+
+
+def _nothing(*_args: object) -> None:
+    """The local runner runs the command itself: nothing stands in for the world."""
 
 
 def test_a_job_that_exits_zero_succeeds(case: RunnerCase) -> None:
@@ -127,12 +139,34 @@ def test_a_job_past_its_timeout_fails_saying_it_timed_out(case: RunnerCase) -> N
     assert "timed out" in status.reason
 
 
-def _spec(command: Sequence[str], timeout_seconds: int = 120) -> JobSpec:
-    return JobSpec(name="contract job", image=IMAGE, command=command, timeout_seconds=timeout_seconds)
+def test_resolve_image_pins_an_image_to_a_sha256_digest_that_runs(case: RunnerCase) -> None:
+    resolved = case.runner.resolve_image(case.image)
+
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", resolved.digest)
+    assert case.runner.resolve_image(case.image) == resolved  # the same content, the same answer
+    assert _run(case, ["exit", "0"], image=resolved.reference).state is JobState.SUCCEEDED
 
 
-def _run(case: RunnerCase, command: Sequence[str]) -> JobStatus:
-    job_id = case.runner.submit(_spec(command))
+def test_an_image_pinned_to_its_digest_resolves_to_that_digest(case: RunnerCase) -> None:
+    digest = case.runner.resolve_image(case.image).digest
+
+    pinned = case.runner.resolve_image(f"{case.image}@{digest}")
+
+    assert pinned.digest == digest
+    assert _run(case, ["exit", "0"], image=pinned.reference).state is JobState.SUCCEEDED
+
+
+def test_an_image_the_runner_has_nothing_for_is_refused(case: RunnerCase) -> None:
+    with pytest.raises(JobRefusedError):
+        case.runner.resolve_image(case.unknown_image)
+
+
+def _spec(command: Sequence[str], timeout_seconds: int = 120, image: str = IMAGE) -> JobSpec:
+    return JobSpec(name="contract job", image=image, command=command, timeout_seconds=timeout_seconds)
+
+
+def _run(case: RunnerCase, command: Sequence[str], image: str = IMAGE) -> JobStatus:
+    job_id = case.runner.submit(_spec(command, image=image))
     case.play(job_id, command)
     return _wait(case, job_id, lambda s: s.state.final)
 

@@ -137,7 +137,7 @@ def check_notifications(ingest: FakeIngest, area: str, states: list[VersionState
     def all_arrived() -> bool:
         return expected <= set(notified_versions(ingest, area))
 
-    wait_until(all_arrived, timeout=120, what=f"notifications of {sorted(expected)}")
+    wait_until(all_arrived, timeout=120, what=f"notifications of {sorted(expected, key=str)}")
     notified = notified_versions(ingest, area)
     assert set(notified) == expected, (notified, expected)
     duplicated = {key: ids for key, ids in notified.items() if len(ids) != 1}

@@ -12,6 +12,7 @@ from faults.conftest import FAST
 from faults.harness import (
     CONTENT_TYPE,
     check_notifications,
+    file_notifications,
     new_area,
     put_racing_delete,
     record,
@@ -174,6 +175,60 @@ def test_objects_written_after_deletion_are_removed(aws_stack: Stack, moto_endpo
         "1 late PutObject",
         versions(aws_stack, area),
         0,
+    )
+
+
+def test_objects_written_with_old_credentials_while_the_area_is_locked_are_rejected_and_notified(
+    aws_stack: Stack, moto_endpoint: str, ingest: FakeIngest
+) -> None:
+    area = new_area(aws_stack)
+    with aws_stack.client() as api:
+        credentials = api.post(f"/v1/area/{area}/credentials").json()
+        submitter = submitter_client(moto_endpoint, credentials)
+        submitter.put_object(Bucket=BUCKET, Key=f"{area}/kept.txt", Body=b"before the lock")
+        wait_until(settled(aws_stack, area, 1), timeout=120, what="the file written before the lock")
+        assert api.post(f"/v1/area/{area}/lock").status_code == 204
+        assert api.post(f"/v1/area/{area}/credentials").status_code == 409  # no refresh while locked
+        # Credentials issued before the lock still work on S3 until they expire.
+        submitter.put_object(Bucket=BUCKET, Key=f"{area}/new.txt", Body=b"written under the lock")
+        submitter.put_object(Bucket=BUCKET, Key=f"{area}/kept.txt", Body=b"replaced under the lock")
+
+        states = wait_until(settled(aws_stack, area, 3), timeout=120, what="the writes under the lock")
+        by_name = {(s.name, s.status): s for s in states}
+        assert set(by_name) == {
+            ("kept.txt", "CHECKSUMMED"),
+            ("kept.txt", "REJECTED"),
+            ("new.txt", "REJECTED"),
+        }
+        assert not any(s.current for s in states)  # the store holds none of the good bytes now
+        assert api.get(f"/v1/area/{area}/files").json()["files"] == []
+        notified = check_notifications(ingest, area, states)
+        rejections = [
+            body
+            for bodies in file_notifications(ingest, area).values()
+            for body in bodies[:1]
+            if body["status"] == "REJECTED"
+        ]
+        assert sorted(body["name"] for body in rejections) == ["kept.txt", "new.txt"]
+        assert {body["reason"] for body in rejections} == {"written while the area was locked"}
+
+        # After the unlock the submitter refreshes its credentials and uploads the same bytes again.
+        assert api.delete(f"/v1/area/{area}/lock").status_code == 204
+        refreshed = submitter_client(moto_endpoint, api.post(f"/v1/area/{area}/credentials").json())
+        refreshed.put_object(Bucket=BUCKET, Key=f"{area}/new.txt", Body=b"written under the lock")
+        wait_until(
+            lambda: (
+                [f["name"] for f in api.get(f"/v1/area/{area}/files").json()["files"]] == ["new.txt"]
+                and settled(aws_stack, area, 3)()
+            ),
+            timeout=120,
+            what="the same bytes taken after the unlock",
+        )
+    record(
+        "objects written with old credentials while LOCKED (AWS)",
+        "1 new and 1 replacing PutObject under the lock, 1 again after the unlock",
+        versions(aws_stack, area),
+        notified,
     )
 
 

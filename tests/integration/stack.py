@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+TEST_USER = pwd.getpwuid(os.geteuid()).pw_name
 
 
 def free_port() -> int:
@@ -36,6 +38,9 @@ class Stack:
             **{k: v for k, v in os.environ.items() if not k.startswith("UPLOAD_")},
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "UPLOAD_PORT": str(self.port),
+            # Validators run as the test's user: this environment's Python may lie where only that
+            # user can reach it (e.g. under /root). Another user is tested in tests/batch_validator.
+            "UPLOAD_VALIDATOR_USER": TEST_USER,
             **environment,
         }
         self.process: subprocess.Popen[bytes] | None = None

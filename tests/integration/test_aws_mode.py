@@ -3,12 +3,15 @@ size straight to S3, the S3 event through SQS to the checksum worker, tags and t
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import pytest
 from boto3.s3.transfer import TransferConfig
 
@@ -117,3 +120,54 @@ def test_upload_straight_to_s3_is_checksummed_tagged_and_notified(tmp_path: Path
             ]
         finally:
             stack.stop()
+
+
+def test_a_validation_stages_with_credentials_for_its_own_objects_only(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    role = provision(moto_endpoint)
+    iam = client("iam", moto_endpoint)
+    trust = iam.get_role(RoleName=role.rsplit("/", 1)[-1])["Role"]["AssumeRolePolicyDocument"]
+    staging_role = iam.create_role(RoleName="upload-staging", AssumeRolePolicyDocument=json.dumps(trust))
+    environment = aws_environment(moto_endpoint, role) | {
+        "UPLOAD_STAGING_ROLE_ARN": staging_role["Role"]["Arn"]
+    }
+    stack = Stack(tmp_path, environment)
+    stack.migrate()
+    stack.start()
+    area = str(uuid.uuid4())
+    name = "reads/R1 $1*?.fastq"  # IAM's special characters: the policy must name this object alone
+    try:
+        with stack.client() as api:
+            assert api.post(f"/v1/area/{area}").status_code == 201
+            for stored in (name, "other.fastq"):
+                response = api.put(
+                    f"/v1/area/{area}/{quote(stored, safe='')}",
+                    content=b"@r1\nACGT\n+\nIIII\n",
+                    headers={"Content-Type": "application/octet-stream; dcp-type=data"},
+                )
+                assert response.status_code == 201, response.text
+            started = api.put(
+                f"/v1/area/{area}/validate",
+                json={"validator_image": "dcp-upload/validator-fastq", "files": [name]},
+            )
+            assert started.status_code == 200, started.text
+            validation_id = started.json()["validation_id"]
+            path = f"/v1/area/{area}/{quote(name, safe='')}/validate"
+            wait_until(
+                lambda: api.get(path).json()["validation_status"] in ("VALIDATED", "FAILED"),
+                timeout=90,
+                what="the validation",
+            )
+            result = api.get(path).json()
+        # The job had no AWS keys (the scheduler gives it none when a staging role is set): it staged
+        # the object with the credentials it asked the API for.
+        assert (result["validation_status"], result["exit_code"]) == ("VALIDATED", 0), stack.output()[-3000:]
+        sessions = httpx.get(f"{moto_endpoint}/moto-api/data.json").json()["sts"]["AssumedRole"]
+        [staging] = [s for s in sessions if s["session_name"] == f"staging-{validation_id}"]
+        assert staging["role_arn"] == staging_role["Role"]["Arn"]
+        assert json.loads(staging["policy"])["Statement"][0]["Resource"] == [
+            f"arn:aws:s3:::{BUCKET}/{area}/reads/R1 ${{$}}1${{*}}${{?}}.fastq"
+        ]
+    finally:
+        stack.stop()

@@ -4,7 +4,11 @@ with a built-in validator, notifications to a stand-in ingest, deletion."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
+import shlex
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -110,6 +114,14 @@ def test_the_whole_service_on_one_machine(stack: Stack, ingest: FakeIngest) -> N
         assert (ok["validation_status"], ok["exit_code"]) == ("VALIDATED", 0), stack.output()[-3000:]
         assert (bad["validation_status"], bad["exit_code"]) == ("VALIDATED", 1)
         assert "invalid" in bad["validation_results"]
+        # Both ran the same command (harness and FASTQ validator): one recorded digest.
+        assert ok["image_digest"] == bad["image_digest"]
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", ok["image_digest"])
+        evil = api.put(
+            f"/v1/area/{area}/reads%2FR2.fastq/validate", json={"validator_image": "evil/image:latest"}
+        )
+        assert (evil.status_code, evil.headers["content-type"]) == (400, "application/problem+json")
+        assert "is not allowed" in evil.json()["detail"]
         assert api.get(f"/v1/area/{area}/validations").json()["VALIDATED"] == 2
 
         # Every notification reached ingest once, signed.
@@ -181,3 +193,64 @@ def test_make_run_serves_the_spec(stack: Stack) -> None:
     spec = httpx.get(f"{stack.url}/v1/openapi.json").json()
     assert spec["info"]["title"] == "dcp-upload API"
     assert "Api-Key:" in stack.output()
+
+
+DUMP_IMAGE = "test/dump-environment"
+DUMP = "import json, os; print(json.dumps(dict(os.environ), sort_keys=True))"
+# What an attacker uploads: Python runs it at start from any directory on PYTHONPATH.
+SITECUSTOMIZE = b"print('SITECUSTOMIZE RAN')\nprint(open('var/secret_key').read())\n"
+
+
+def test_a_validators_environment_is_the_callers_and_never_the_services(tmp_path: Path) -> None:
+    environment = {"UPLOAD_VALIDATORS": json.dumps({DUMP_IMAGE: f"{sys.executable} -c {shlex.quote(DUMP)}"})}
+    stack = Stack(tmp_path, environment)
+    stack.migrate()
+    stack.start()
+    area = str(uuid.uuid4())
+    area_folder = stack.workdir / "var" / "storage" / area
+    try:
+        with stack.client() as api:
+            assert api.post(f"/v1/area/{area}").status_code == 201
+            for name, data in (("sitecustomize.py", SITECUSTOMIZE), ("R1.fastq", FASTQ_OK)):
+                stored = api.put(
+                    f"/v1/area/{area}/{name}",
+                    content=data,
+                    headers={"Content-Type": "application/octet-stream; dcp-type=data"},
+                )
+                assert stored.status_code == 201, stored.text
+            assert (area_folder / "sitecustomize.py").is_file()
+
+            # The proof of issue 14: the area's folder on PYTHONPATH ran the upload in the harness.
+            for image in ("dcp-upload/validator-fastq", DUMP_IMAGE):
+                refused = api.put(
+                    f"/v1/area/{area}/R1.fastq/validate",
+                    json={"validator_image": image, "environment": {"PYTHONPATH": str(area_folder)}},
+                )
+                assert refused.status_code == 400
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.json()["detail"].endswith("path variables): PYTHONPATH")
+            assert api.get(f"/v1/area/{area}/validations").json()["SCHEDULED"] == 0
+
+            started = api.put(
+                f"/v1/area/{area}/R1.fastq/validate",
+                json={"validator_image": DUMP_IMAGE, "environment": {"SAMPLE_KIND": "paired"}},
+            )
+            assert started.status_code == 200, started.text
+            wait_until(
+                lambda: (
+                    api.get(f"/v1/area/{area}/R1.fastq/validate").json()["validation_status"]
+                    in ("VALIDATED", "FAILED")
+                ),
+                timeout=90,
+                what="the validation",
+            )
+            result = api.get(f"/v1/area/{area}/R1.fastq/validate").json()
+        assert (result["validation_status"], result["exit_code"]) == ("VALIDATED", 0), stack.output()[-3000:]
+        seen = json.loads(result["validation_results"])
+        # The local runner's base (PATH, MALLOC_ARENA_MAX), the harness's (LANG, HOME, TMPDIR), the caller's.
+        assert set(seen) == {"PATH", "MALLOC_ARENA_MAX", "LANG", "HOME", "TMPDIR", "SAMPLE_KIND"}
+        assert seen["SAMPLE_KIND"] == "paired"
+        assert not [name for name in seen if name.startswith(("UPLOAD_", "AWS_", "ECS_"))]
+        assert "SITECUSTOMIZE RAN" not in stack.output()
+    finally:
+        stack.stop()

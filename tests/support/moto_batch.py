@@ -1,4 +1,5 @@
-"""AWS Batch in moto without Docker: a job queue to submit to, and a stand-in for the container.
+"""AWS Batch in moto without Docker: a job queue to submit to, a stand-in for the container, and
+images in moto's ECR.
 
 moto's Docker-less Batch (`mock_aws(config={"batch": {"use_docker": False}})`) marks every job
 SUCCEEDED on submit and never runs anything. `MotoBatch.play` makes a job's record look like what Batch
@@ -8,6 +9,9 @@ reports after running the contract's tiny command language (`exit N [message]`, 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +23,37 @@ from upload_common import boto_clients
 BATCH_CONFIG: Any = {"batch": {"use_docker": False}}
 REGION = "us-east-1"
 JOB_QUEUE = "upload-test-queue"
+ECR_REGISTRY = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
+
+
+def ecr_image(repository: str, tag: str) -> tuple[str, str]:
+    """An image pushed to moto's ECR under `repository:tag` (the repository created when missing): its
+    tagged reference and the digest ECR gives it (each call pushes new content, so a new digest)."""
+    ecr = boto_clients.client("ecr", region_name=REGION)
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    pushed = len(ecr.list_images(repositoryName=repository)["imageIds"])
+    layer = hashlib.sha256(f"{repository}:{tag}:{pushed}".encode()).hexdigest()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": f"sha256:{'0' * 64}",
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 1,
+                "digest": f"sha256:{layer}",
+            }
+        ],
+    }
+    image = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)[
+        "image"
+    ]
+    return f"{ECR_REGISTRY}/{repository}:{tag}", image["imageId"]["imageDigest"]
 
 
 class MotoBatch:

@@ -47,14 +47,21 @@ def test_the_wiring_is_all_there() -> None:
         "UPLOAD_INGEST_SECRET_ARN",
         "UPLOAD_SECRET_KEY_SECRET_ARN",
         "UPLOAD_SUBMITTER_ROLE_ARN",
+        "UPLOAD_STAGING_ROLE_ARN",
         "UPLOAD_PUBLIC_URL",
         "UPLOAD_INGEST_URL",
         "UPLOAD_CHECKSUM_INLINE_MAX_BYTES",
         "UPLOAD_CHECKSUM_JOB_IMAGE",
+        "UPLOAD_VALIDATOR_IMAGES",
+        "UPLOAD_CREDENTIALS_DURATION_SECONDS",
+        "UPLOAD_INGEST_JWT_KEY_SECRET_ARN",
+        "UPLOAD_INGEST_JWT_AUDIENCE",
     }
     assert expected <= used, f"missing from the Lambda environments: {sorted(expected - used)}"
     # Secret values are never wired: only the ARNs of the secrets that hold them.
-    assert not {"UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY"} & used
+    assert (
+        not {"UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY", "UPLOAD_INGEST_JWT_KEY"} & used
+    )
 
 
 # Handlers are written as string literals (resource arguments or variable defaults).

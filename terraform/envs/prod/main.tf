@@ -45,4 +45,5 @@ module "upload_service" {
   ingest_url                 = var.ingest_url
   api_domain_name            = var.api_domain_name
   api_certificate_arn        = var.api_certificate_arn
+  validator_images           = var.validator_images
 }

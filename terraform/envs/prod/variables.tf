@@ -73,3 +73,9 @@ variable "api_certificate_arn" {
   type        = string
   default     = null
 }
+
+variable "validator_images" {
+  description = "Validator images callers may run (UPLOAD_VALIDATOR_IMAGES): exact references or registry/repository prefixes ending in `/`; empty: none."
+  type        = list(string)
+  default     = []
+}

@@ -1,5 +1,6 @@
-# The REST API: an API Gateway HTTP API whose default route proxies every request to the API Lambda
-# (Mangum adapts the payload-2.0 event to the ASGI app). Access logs go to their own log group.
+# The REST API: an API Gateway HTTP API whose routes proxy every request to the API Lambda (Mangum adapts
+# the payload-2.0 event to the ASGI app): the default route, and explicit routes for the unauthenticated
+# endpoints, each throttled on its own. Access logs go to their own log group.
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -47,11 +48,50 @@ resource "aws_apigatewayv2_integration" "this" {
   timeout_milliseconds = 30000
 }
 
+locals {
+  # The unauthenticated endpoints (an area id is their only capability), each with a route of its own so
+  # that each is throttled on its own. `{filename+}` is greedy: a name may hold `/` once decoded.
+  open_routes = {
+    credentials       = "POST /v1/area/{upload_area_uuid}/credentials"
+    notify_uploaded   = "POST /v1/area/{upload_area_uuid}/{filename+}"
+    files_info        = "PUT /v1/area/{upload_area_uuid}/files_info"
+    list_files        = "GET /v1/area/{upload_area_uuid}/files"
+    checksum_counts   = "GET /v1/area/{upload_area_uuid}/checksums"
+    validation_counts = "GET /v1/area/{upload_area_uuid}/validations"
+  }
+  # POSTs the greedy file route would catch too: the Api-Key and job-token endpoints keep the stage's
+  # default throttling (the most specific route wins).
+  trusted_posts = {
+    lock              = "POST /v1/area/{upload_area_uuid}/lock"
+    update_checksum   = "POST /v1/area/{upload_area_uuid}/update_checksum/{record_id}"
+    update_validation = "POST /v1/area/{upload_area_uuid}/update_validation/{record_id}"
+  }
+  open_route_throttling = merge({
+    credentials       = { rate_limit = 10, burst_limit = 20 } # each an STS session
+    notify_uploaded   = { rate_limit = 50, burst_limit = 100 }
+    files_info        = { rate_limit = 10, burst_limit = 20 } # up to 1,000 lookups each
+    list_files        = { rate_limit = 20, burst_limit = 40 }
+    checksum_counts   = { rate_limit = 20, burst_limit = 40 }
+    validation_counts = { rate_limit = 20, burst_limit = 40 }
+  }, var.open_route_throttling)
+}
+
 # Authorization happens in the application (Api-Key, area capability, per-job tokens), not at the gateway.
 resource "aws_apigatewayv2_route" "default" {
   #checkov:skip=CKV_AWS_309:authorization is the application's (Api-Key, area capability, per-job tokens) and differs per path; public paths exist (DESIGN §4)
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = "$default"
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
+  authorization_type = "NONE"
+}
+
+# The same integration as the default route; these routes exist for their throttling (route_settings).
+resource "aws_apigatewayv2_route" "explicit" {
+  #checkov:skip=CKV_AWS_309:authorization is the application's (area capability, Api-Key, per-job tokens), as on the default route; these routes exist only to be throttled one by one
+  for_each = merge(local.open_routes, local.trusted_posts)
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
   target             = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type = "NONE"
 }
@@ -74,6 +114,17 @@ resource "aws_apigatewayv2_stage" "this" {
     throttling_rate_limit  = var.throttling_rate_limit
   }
 
+  # HTTP APIs throttle per route, never per client (and WAF cannot be attached to them): these limits are
+  # shared by every caller of the route; the API's own middleware adds per-client and per-area limits.
+  dynamic "route_settings" {
+    for_each = local.open_routes
+    content {
+      route_key              = route_settings.value
+      throttling_rate_limit  = local.open_route_throttling[route_settings.key].rate_limit
+      throttling_burst_limit = local.open_route_throttling[route_settings.key].burst_limit
+    }
+  }
+
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
     format = jsonencode({
@@ -90,6 +141,9 @@ resource "aws_apigatewayv2_stage" "this" {
   }
 
   tags = var.tags
+
+  # Route settings name routes that must exist first.
+  depends_on = [aws_apigatewayv2_route.explicit]
 }
 
 resource "aws_lambda_permission" "api" {

@@ -32,3 +32,8 @@ output "lambda_role_name" {
   description = "Name of the API function's execution role."
   value       = module.function.lambda_role_name
 }
+
+output "open_route_throttling" {
+  description = "Throttling of each unauthenticated endpoint's route, by route key: rate_limit (per second) and burst_limit."
+  value       = { for name, route_key in local.open_routes : route_key => local.open_route_throttling[name] }
+}

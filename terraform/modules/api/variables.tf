@@ -103,6 +103,23 @@ variable "throttling_rate_limit" {
   }
 }
 
+variable "open_route_throttling" {
+  description = "API Gateway throttling (requests per second, burst) of each unauthenticated endpoint, overriding the defaults by name: credentials, notify_uploaded, files_info, list_files, checksum_counts, validation_counts."
+  type = map(object({
+    rate_limit  = number
+    burst_limit = number
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([for name, limits in var.open_route_throttling :
+      contains(["credentials", "notify_uploaded", "files_info", "list_files", "checksum_counts", "validation_counts"], name) &&
+      limits.rate_limit >= 1 && limits.burst_limit >= 1
+    ])
+    error_message = "open_route_throttling keys must be credentials, notify_uploaded, files_info, list_files, checksum_counts or validation_counts, with rate_limit and burst_limit of at least 1."
+  }
+}
+
 variable "domain_name" {
   description = "Custom domain of the API (e.g. `upload.dev.data.humancellatlas.org`); null: the execute-api URL."
   type        = string

@@ -1,5 +1,7 @@
-# The roles that jobs run as. A checksum job reads an object and writes its checksum tags; a validation
-# job only reads the objects it validates. Neither may list, delete or write objects.
+# The roles that jobs run as. A checksum job reads an object and writes its checksum tags. A validation
+# job runs a validator the service does not trust, so its role may do nothing at all: its harness reads
+# the validation's objects with credentials the API issues for exactly those objects (the staging role
+# of the upload_service module). Neither may list, delete or write objects.
 
 data "aws_iam_policy_document" "job_assume" {
   statement {
@@ -21,18 +23,19 @@ resource "aws_iam_role" "job" {
 }
 
 locals {
+  # Kinds of job whose role has permissions; the others (validation) get a role with none.
   job_object_actions = {
-    checksum   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging"]
-    validation = ["s3:GetObject", "s3:GetObjectVersion"]
+    checksum = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging"]
   }
+  jobs_with_permissions = { for kind, actions in local.job_object_actions : kind => actions if contains(keys(var.compute_environments), kind) }
 }
 
 data "aws_iam_policy_document" "job" {
-  for_each = var.compute_environments
+  for_each = local.jobs_with_permissions
 
   statement {
     sid       = "ObjectsOfTheBucket"
-    actions   = lookup(local.job_object_actions, each.key, ["s3:GetObject"])
+    actions   = each.value
     resources = ["${var.bucket_arn}/*"]
   }
 
@@ -47,7 +50,7 @@ data "aws_iam_policy_document" "job" {
 }
 
 resource "aws_iam_role_policy" "job" {
-  for_each = var.compute_environments
+  for_each = local.jobs_with_permissions
 
   name   = "job-permissions"
   role   = aws_iam_role.job[each.key].id

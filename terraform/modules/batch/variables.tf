@@ -52,7 +52,7 @@ variable "compute_environments" {
 }
 
 variable "bucket_arn" {
-  description = "ARN of the upload bucket the jobs read."
+  description = "ARN of the upload bucket the checksum jobs read."
   type        = string
 
   validation {
@@ -68,7 +68,7 @@ variable "create_service_role" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key that encrypts the bucket's objects (jobs must decrypt them); null: none needed."
+  description = "KMS key that encrypts the bucket's objects (checksum jobs must decrypt them); null: none needed."
   type        = string
   default     = null
 }

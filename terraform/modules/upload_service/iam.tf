@@ -1,4 +1,5 @@
-# The API function's permissions and the submitter role whose credentials it hands out.
+# The API function's permissions, and the roles whose narrowed credentials it hands out: the submitter
+# role (to put files into one area) and the staging role (to read one validation's files).
 
 data "aws_iam_policy_document" "api" {
   statement {
@@ -26,6 +27,12 @@ data "aws_iam_policy_document" "api" {
   }
 
   statement {
+    sid       = "IssueStagingCredentials"
+    actions   = ["sts:AssumeRole"]
+    resources = [aws_iam_role.staging.arn]
+  }
+
+  statement {
     sid       = "ReadServiceSecrets"
     actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     resources = values(local.secret_arns)
@@ -50,10 +57,11 @@ data "aws_iam_policy_document" "submitter_assume" {
 }
 
 resource "aws_iam_role" "submitter" {
-  name_prefix          = "${substr(var.name, 0, 24)}-submitter-"
-  description          = "Assumed by the API, narrowed to one area, for submitters' uploads"
-  assume_role_policy   = data.aws_iam_policy_document.submitter_assume.json
-  max_session_duration = 3600
+  name_prefix        = "${substr(var.name, 0, 24)}-submitter-"
+  description        = "Assumed by the API, narrowed to one area, for submitters' uploads"
+  assume_role_policy = data.aws_iam_policy_document.submitter_assume.json
+  # IAM's floor is one hour; sessions are as long as UPLOAD_CREDENTIALS_DURATION_SECONDS (same variable).
+  max_session_duration = max(3600, var.credentials_duration_seconds)
 
   tags = var.tags
 }
@@ -88,4 +96,53 @@ resource "aws_iam_role_policy" "submitter" {
   name   = "put-and-list-objects"
   role   = aws_iam_role.submitter.id
   policy = data.aws_iam_policy_document.submitter.json
+}
+
+# A validation job's harness reads the validation's files with credentials of this role, which the API
+# narrows (session policy) to exactly those objects, for the job's token. The job's own role has no S3
+# access, so the untrusted validator next to the harness can read nothing through it.
+data "aws_iam_policy_document" "staging_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = [module.api.lambda_role_arn]
+    }
+  }
+}
+
+resource "aws_iam_role" "staging" {
+  name_prefix        = "${substr(var.name, 0, 24)}-staging-"
+  description        = "Assumed by the API, narrowed to one validation's objects, for its job to stage them"
+  assume_role_policy = data.aws_iam_policy_document.staging_assume.json
+  # IAM's floor is one hour; sessions are as long as UPLOAD_CREDENTIALS_DURATION_SECONDS (same variable).
+  max_session_duration = max(3600, var.credentials_duration_seconds)
+
+  tags = var.tags
+}
+
+# Read objects: nothing else (no listing, no tags, no writes).
+data "aws_iam_policy_document" "staging" {
+  statement {
+    sid       = "ReadObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.s3_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "DecryptObjectsThroughS3"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "staging" {
+  name   = "read-objects"
+  role   = aws_iam_role.staging.id
+  policy = data.aws_iam_policy_document.staging.json
 }

@@ -28,8 +28,22 @@ locals {
       UPLOAD_INGEST_SECRET_ARN         = local.secret_arns.ingest
       UPLOAD_SECRET_KEY_SECRET_ARN     = local.secret_arns.secret_key
       UPLOAD_CHECKSUM_INLINE_MAX_BYTES = tostring(var.checksum_inline_max_bytes)
+      UPLOAD_VALIDATOR_IMAGES          = jsonencode(var.validator_images)
     },
     var.ingest_url == null ? {} : { UPLOAD_INGEST_URL = var.ingest_url },
+  )
+
+  # The API's credentials last as long as the submitter role allows (one variable sets both, iam.tf).
+  credentials_duration_environment = { UPLOAD_CREDENTIALS_DURATION_SECONDS = tostring(var.credentials_duration_seconds) }
+
+  # The notification JWT: its key's ARN and its claims reach the dispatcher alone (it sends notifications).
+  ingest_jwt_key_secret_arn = var.ingest_jwt == null ? null : aws_secretsmanager_secret.this["ingest-jwt-key"].arn
+  dispatcher_environment = var.ingest_jwt == null ? {} : merge(
+    {
+      UPLOAD_INGEST_JWT_KEY_SECRET_ARN = local.ingest_jwt_key_secret_arn
+      UPLOAD_INGEST_JWT_AUDIENCE       = var.ingest_jwt.audience
+    },
+    var.ingest_jwt.issuer == null ? {} : { UPLOAD_INGEST_JWT_ISSUER = var.ingest_jwt.issuer },
   )
 
   # Functions that submit or watch jobs get the queue and the role of their kind of job.
@@ -125,8 +139,9 @@ module "api" {
   name             = "${var.name}-api"
   filename         = var.api_zip_path
   source_code_hash = var.api_zip_sha256
-  environment_variables = merge(local.environment, {
+  environment_variables = merge(local.environment, local.credentials_duration_environment, {
     UPLOAD_SUBMITTER_ROLE_ARN = aws_iam_role.submitter.arn
+    UPLOAD_STAGING_ROLE_ARN   = aws_iam_role.staging.arn
   })
   attach_policy                  = true
   policy_json                    = data.aws_iam_policy_document.api.json
@@ -164,11 +179,13 @@ module "workers" {
   environment_variables = merge(local.environment, {
     UPLOAD_PUBLIC_URL = module.api.api_public_url
   })
+  # The scheduler also tells validation jobs where to ask for staging credentials (the API issues them).
   function_environment_variables = {
     checksum         = merge(local.batch_environment.checksum, local.checksum_image_environment)
     checksum_reaper  = local.batch_environment.checksum
-    scheduler        = local.batch_environment.validation
+    scheduler        = merge(local.batch_environment.validation, { UPLOAD_STAGING_ROLE_ARN = aws_iam_role.staging.arn })
     validation_sweep = local.batch_environment.validation
+    dispatcher       = local.dispatcher_environment
   }
   bucket_arn                 = module.storage.s3_bucket_arn
   queue_arns                 = module.storage.sqs_queue_arns
@@ -177,7 +194,9 @@ module "workers" {
   checksum_job_role_arn      = module.batch.iam_job_role_arns["checksum"]
   validation_job_role_arn    = module.batch.iam_job_role_arns["validation"]
   job_definition_name_prefix = "${var.name}-"
+  validator_repository_arns  = var.validator_repository_arns
   secret_arns                = values(local.secret_arns)
+  dispatcher_secret_arns     = compact([local.ingest_jwt_key_secret_arn])
   vpc_config                 = local.vpc_config
   log_retention_days         = var.log_retention_days
   kms_key_arn                = aws_kms_key.this.arn

@@ -44,13 +44,18 @@ output "db_instance_master_user_secret_arn" {
 }
 
 output "secretsmanager_secret_arns" {
-  description = "Secrets an operator fills in, by name: api-keys, ingest-secret, secret-key."
+  description = "Secrets an operator fills in, by name: api-keys, ingest-secret, secret-key (and ingest-jwt-key with ingest_jwt)."
   value       = { for name, secret in aws_secretsmanager_secret.this : name => secret.arn }
 }
 
 output "iam_submitter_role_arn" {
   description = "Role assumed (narrowed to one area) for submitters' upload credentials."
   value       = aws_iam_role.submitter.arn
+}
+
+output "iam_staging_role_arn" {
+  description = "Role assumed (narrowed to one validation's objects) for validation jobs' staging credentials."
+  value       = aws_iam_role.staging.arn
 }
 
 output "lambda_function_names" {

@@ -3,11 +3,15 @@
 # The database password's secret is created and rotated by RDS itself.
 
 locals {
-  secrets = {
-    "api-keys"      = "Accepted Api-Key values, comma-separated (several at once during a rotation)"
-    "ingest-secret" = "Shared secret that signs notifications to Ingest"
-    "secret-key"    = "Server secret for per-job callback tokens"
-  }
+  secrets = merge(
+    {
+      "api-keys"      = "Accepted Api-Key values, comma-separated (several at once during a rotation)"
+      "ingest-secret" = "Standard Webhooks signing secret (whsec_<base64>) of notifications to Ingest"
+      "secret-key"    = "Server secret for per-job callback tokens"
+    },
+    # Only with a JWT configured; only the dispatcher (which sends notifications) may read it.
+    var.ingest_jwt == null ? {} : { "ingest-jwt-key" = "Service-account key that signs the JWT on notifications to Ingest" },
+  )
 }
 
 resource "aws_secretsmanager_secret" "this" {

@@ -151,6 +151,31 @@ variable "ingest_url" {
   }
 }
 
+variable "ingest_jwt" {
+  description = "The seed's service JWT on notifications: its `audience` (and `issuer`, when the key is a bare PEM); the key goes into the `<name>/ingest-jwt-key` secret, which only the dispatcher may read. null: no JWT (and no such secret)."
+  type = object({
+    audience = string
+    issuer   = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.ingest_jwt == null || try(length(var.ingest_jwt.audience) > 0, false)
+    error_message = "ingest_jwt.audience must not be empty."
+  }
+}
+
+variable "credentials_duration_seconds" {
+  description = "Lifetime of submitters' upload credentials (UPLOAD_CREDENTIALS_DURATION_SECONDS), also the submitter role's maximum session: 900 (STS's minimum) to 3600 (the API's role assumes the submitter role: role chaining, which AWS caps at one hour). Clients refresh them before they expire."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.credentials_duration_seconds >= 900 && var.credentials_duration_seconds <= 3600 && floor(var.credentials_duration_seconds) == var.credentials_duration_seconds
+    error_message = "credentials_duration_seconds must be a whole number of seconds, 900 (STS's minimum) to 3600 (AWS's cap on role chaining)."
+  }
+}
+
 variable "checksum_inline_max_bytes" {
   description = "Above this size an object is checksummed by a Batch job instead of in the Lambda."
   type        = number
@@ -212,4 +237,26 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "validator_images" {
+  description = "Validator images callers may run (UPLOAD_VALIDATOR_IMAGES): exact references (`<registry>/<repository>:<tag>`, `<repository>@sha256:<digest>`) or registry/repository prefixes ending in `/`. Empty: no validation can run. On AWS Batch an image runs only when it is in Amazon ECR or carries a digest."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for image in var.validator_images : can(regex("^[a-z0-9][A-Za-z0-9._:/@-]{0,511}$", image))])
+    error_message = "validator_images entries are image references or prefixes ending in '/' (the service checks the full grammar at start-up)."
+  }
+}
+
+variable "validator_repository_arns" {
+  description = "ECR repositories in which the scheduler looks validator images up (ecr:DescribeImages: a tag is run by the digest it names); null: every repository of this account and region."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.validator_repository_arns == null || (length(coalesce(var.validator_repository_arns, [])) > 0 && alltrue([for arn in coalesce(var.validator_repository_arns, []) : can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", arn))]))
+    error_message = "validator_repository_arns must be null or a non-empty list of ECR repository ARNs (arn:<partition>:ecr:<region>:<account>:repository/<name or pattern>)."
+  }
 }

@@ -16,6 +16,9 @@ locals {
   kms_key_arns         = var.kms_key_arn == null ? [] : [var.kms_key_arn]
   bucket_objects_arn   = "${var.bucket_arn}/*"
   batch_describe_calls = ["batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues"]
+  # Terraform creates no validator repositories (yet): without a list, every repository of this
+  # account and region. DescribeImages reads tags and digests, never image content.
+  validator_repository_arns = coalesce(var.validator_repository_arns, ["arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:repository/*"])
 }
 
 # Shared by every function: the secrets it may read (database password, keys) and the key that seals them.
@@ -118,6 +121,13 @@ data "aws_iam_policy_document" "scheduler" {
     resources = [var.validation_job_queue_arn, local.job_definition_arns]
   }
 
+  # A validator image given by tag is pinned to the digest ECR names for it, and the job runs that.
+  statement {
+    sid       = "ResolveValidatorImages"
+    actions   = ["ecr:DescribeImages"]
+    resources = local.validator_repository_arns
+  }
+
   statement {
     sid       = "RegisterValidatorJobDefinitions"
     actions   = ["batch:RegisterJobDefinition", "batch:TagResource"]
@@ -166,6 +176,16 @@ data "aws_iam_policy_document" "checksum_reaper" {
 
 data "aws_iam_policy_document" "dispatcher" {
   source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  # The notification JWT's key: the one function that sends notifications reads it, no other.
+  dynamic "statement" {
+    for_each = length(var.dispatcher_secret_arns) == 0 ? [] : [1]
+    content {
+      sid       = "ReadNotificationSecrets"
+      actions   = local.secret_read_actions
+      resources = var.dispatcher_secret_arns
+    }
+  }
 }
 
 data "aws_iam_policy_document" "validation_sweep" {

@@ -186,6 +186,12 @@ variable "secret_arns" {
   }
 }
 
+variable "dispatcher_secret_arns" {
+  description = "Secrets Manager secrets only the dispatcher may read (the notification JWT's key); [] for none."
+  type        = list(string)
+  default     = []
+}
+
 variable "vpc_config" {
   description = "Subnets and security groups of the functions (they reach the private database); null: outside any VPC."
   type = object({
@@ -211,4 +217,15 @@ variable "tags" {
   description = "Tags for every resource of the module."
   type        = map(string)
   default     = {}
+}
+
+variable "validator_repository_arns" {
+  description = "ECR repositories in which the scheduler looks validator images up (ecr:DescribeImages: a tag is run by the digest it names); null: every repository of this account and region."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.validator_repository_arns == null || (length(coalesce(var.validator_repository_arns, [])) > 0 && alltrue([for arn in coalesce(var.validator_repository_arns, []) : can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", arn))]))
+    error_message = "validator_repository_arns must be null or a non-empty list of ECR repository ARNs (arn:<partition>:ecr:<region>:<account>:repository/<name or pattern>)."
+  }
 }

@@ -18,6 +18,8 @@ from upload_api.auth import ContextMiddleware
 from upload_api.body_framing import BodyFramingMiddleware
 from upload_api.context import ApiContext, build_context
 from upload_api.handlers._request import CONTEXT_KEY, ORIGINAL_CONTENT_TYPE
+from upload_api.rate_limits import RateLimiter, RateLimitMiddleware
+from upload_common.domain.images import allowed_validator_images
 from upload_common.errors import InvalidInputError, UploadError
 from upload_common.settings import Settings, load_settings
 
@@ -25,9 +27,13 @@ SPEC_DIR = Path(__file__).parent / "openapi"
 SPEC_FILE = "upload-api.yml"
 
 
-def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
-    """The API for `context` (default: built from the `UPLOAD_*` environment)."""
+def create_app(
+    context: ApiContext | None = None, *, rate_limiter: RateLimiter | None = None
+) -> connexion.FlaskApp:
+    """The API for `context` (default: built from the `UPLOAD_*` environment); `rate_limiter` (default:
+    from the context's settings) limits the unauthenticated endpoints."""
     context = context or build_context(load_settings(Settings))
+    allowed_validator_images(context.settings)  # on AWS Batch an unset allow-list stops start-up here
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR)
     app.add_api(
         SPEC_FILE,
@@ -47,6 +53,12 @@ def create_app(context: ApiContext | None = None) -> connexion.FlaskApp:
     app.add_middleware(RawPathMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(OpaqueFileBodyMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(BodyFramingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        RateLimitMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        limiter=rate_limiter or RateLimiter.from_settings(context.settings),
+        api_keys=context.api_keys,
+    )
     return app
 
 

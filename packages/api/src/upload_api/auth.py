@@ -9,6 +9,7 @@ problem+json body.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 from connexion.exceptions import OAuthProblem
@@ -50,11 +51,22 @@ def api_key_info(api_key: str, request: Any, required_scopes: Any = None) -> dic
 
 def job_token_info(token: str, request: Any, required_scopes: Any = None) -> dict[str, str] | None:
     context: ApiContext = request.scope[SCOPE_KEY]
-    path: str = request.scope.get("path", "")
-    kind: CallbackKind = "validation" if "/update_validation/" in path else "checksum"
-    record_id = path.rstrip("/").rsplit("/", 1)[-1]
+    kind, record_id = _token_record(request.scope.get("path", ""))
     check = check_job_token(context.secret_key, kind, record_id, token)
     if check is TokenCheck.EXPIRED:
         # Said only of a token we issued for this record: the job outlived its timeout and margin.
         raise OAuthProblem(detail="the callback token has expired")
     return {"sub": f"{kind}:{record_id}"} if check is TokenCheck.VALID else None
+
+
+# A validation job asks for its staging credentials with the token of its validation.
+_STAGING_CREDENTIALS = re.compile(r"/v2/areas/[^/]+/validations/(?P<record>[^/]+)/staging-credentials/?$")
+
+
+def _token_record(path: str) -> tuple[CallbackKind, str]:
+    """The record a job-token request is about: the kind of job and the record's id, from its path."""
+    staging = _STAGING_CREDENTIALS.search(path)
+    if staging is not None:
+        return "validation", staging["record"]
+    kind: CallbackKind = "validation" if "/update_validation/" in path else "checksum"
+    return kind, path.rstrip("/").rsplit("/", 1)[-1]

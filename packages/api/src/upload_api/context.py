@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from upload_common.credentials import CredentialIssuer, make_credential_issuer
+from upload_common.credentials import (
+    CredentialIssuer,
+    StagingCredentialIssuer,
+    make_credential_issuer,
+    make_staging_issuer,
+)
 from upload_common.generated_secrets import resolve_secret
 from upload_common.service_context import ServiceContext, service_parts
 from upload_common.settings import Settings
@@ -13,6 +18,7 @@ from upload_common.settings import Settings
 @dataclass(kw_only=True)
 class ApiContext(ServiceContext):
     credential_issuer: CredentialIssuer | None = None
+    staging_issuer: StagingCredentialIssuer | None = None
     api_keys: tuple[bytes, ...] = ()
 
     @property
@@ -25,7 +31,7 @@ class ApiContext(ServiceContext):
 
 
 def build_context(settings: Settings) -> ApiContext:
-    """Open the database, the store and the credential issuer named by `settings`."""
+    """Open the database, the store and the credential issuers named by `settings`."""
     parts = service_parts(settings)
     settings = parts["settings"]  # type: ignore[assignment]  # with its secrets fetched
     keys = tuple(key.get_secret_value() for key in settings.api_keys)
@@ -34,5 +40,6 @@ def build_context(settings: Settings) -> ApiContext:
     return ApiContext(
         **parts,  # type: ignore[arg-type]
         credential_issuer=make_credential_issuer(settings),
+        staging_issuer=make_staging_issuer(settings),
         api_keys=tuple(key.encode() for key in keys),
     )

@@ -21,6 +21,7 @@ from upload_common.errors import (
     ConfigurationError,
     ConflictError,
     ContentChangedError,
+    CredentialsDurationError,
     CredentialsNotOfferedError,
     InvalidInputError,
     NotFoundError,
@@ -34,6 +35,8 @@ RETRY_AFTER_SECONDS = 1  # races clear at once; a retry a second later finds the
 
 # First match wins: subclasses before their bases. The last field: the caller may retry (Retry-After).
 _STATUS: list[tuple[type[UploadError], int, str, bool]] = [
+    # The service's own misconfiguration: the detail says what to configure (logged once by the issuer).
+    (CredentialsDurationError, 500, "Internal Server Error", False),
     (CredentialsNotOfferedError, 403, "Credentials not offered", False),
     (NotFoundError, 404, "Not Found", False),
     (ConflictError, 409, "Conflict", False),

@@ -11,31 +11,23 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from upload_batch_validator.errors import CallbackRejectedError, CallbackUndeliveredError
-from upload_batch_validator.locations import area_from_callback_url, parse_locations
+from upload_batch_validator.isolation import network_isolation, validator_environment, validator_user
+from upload_batch_validator.locations import FileLocation, area_from_callback_url, parse_locations
 from upload_batch_validator.runner import RunResult, run_validator
 from upload_batch_validator.settings import HarnessSettings
 from upload_batch_validator.staging import staged_files
-from upload_common.errors import UploadError
+from upload_batch_validator.staging_credentials import staging_session
+from upload_common.domain.validator_environment import unpack_environment
+from upload_common.errors import ConfigurationError, UploadError
 from upload_common.job_reports import Reporter
 
 ReportStatus = Literal["VALIDATING", "VALIDATED", "FAILED"]
 
-# The validator is code the service does not trust: it never sees the token that can write results,
-# nor the credentials the harness stages files with (on the local runner they come from the service).
-PRIVATE_VARIABLES = frozenset(
-    {
-        "UPLOAD_CALLBACK_TOKEN",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-    }
-)
 _log = logging.getLogger(__name__)
 
 
@@ -88,16 +80,59 @@ class _Job:
         self.names: list[str] = []
 
     def run(self, *, timeout: float, reporter: Reporter | None) -> Outcome:
+        # The validator is code the service does not trust: it gets the caller's variables (checked
+        # again here) on a base of the harness's, never the harness's own environment (the token, the
+        # credentials it stages files with), another user where the harness can switch, and no
+        # network where the platform allows (`upload_batch_validator.isolation`).
+        caller = unpack_environment(self.settings.validator_environment)
+        user = validator_user(self.settings.validator_user)
         locations = parse_locations(self.urls, area_hint=self.area)
         self.area = locations[0].area
         self.names = [location.name for location in locations]
-        with staged_files(locations, staging_dir=self.settings.staging_dir, settings=self.settings) as paths:
+        s3_session = self._s3_session(locations, reporter)
+        with staged_files(
+            locations,
+            staging_dir=self.settings.staging_dir,
+            settings=self.settings,
+            user=user,
+            s3_session=s3_session,
+        ) as staged:
             if reporter is not None:
                 self._report_validating(reporter)
+            environment = validator_environment(caller, home=staged.home, tmp=staged.tmp, harness=os.environ)
+            # Another user starts in its home (the harness's directory is not its); the same user where
+            # the harness runs, as before.
+            cwd = staged.home if user is not None else None
             result = run_validator(
-                self.command, paths, timeout=timeout, env=validator_environment(os.environ)
+                self.command,
+                staged.paths,
+                timeout=timeout,
+                env=environment,
+                user=user,
+                cwd=cwd,
+                preexec=network_isolation(user),
             )
         return Outcome("VALIDATED" if result.status == "completed" else "FAILED", self._results(result))
+
+    def _s3_session(self, locations: Sequence[FileLocation], reporter: Reporter | None) -> Any:
+        """A botocore session with credentials for this job's objects alone, when the service offers
+        them (`UPLOAD_STAGING_CREDENTIALS_URL`) and there are objects in S3; else None (the harness's
+        own credentials)."""
+        url = self.settings.staging_credentials_url
+        if not url or all(location.scheme != "s3" for location in locations):
+            return None
+        if reporter is None:
+            token = self.settings.callback_token
+            if token is None:
+                raise ConfigurationError("UPLOAD_STAGING_CREDENTIALS_URL needs UPLOAD_CALLBACK_TOKEN")
+            reporter = Reporter(
+                url,
+                token.get_secret_value(),
+                self.settings.job_id,
+                attempts=self.settings.callback_attempts,
+                retry_wait=self.settings.callback_retry_wait_seconds,
+            )
+        return staging_session(url, reporter)
 
     def failed(self, reason: str, duration: float) -> Outcome:
         _log.error("validation failed: %s", reason)
@@ -132,8 +167,3 @@ class _Job:
             "upload_area_id": self.area,
             "names": self.names,
         }
-
-
-def validator_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The job's environment (caller-supplied variables included) minus what only the harness may see."""
-    return {name: value for name, value in environ.items() if name not in PRIVATE_VARIABLES}

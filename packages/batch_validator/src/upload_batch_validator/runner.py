@@ -22,6 +22,7 @@ from types import FrameType
 from typing import IO, Any, Literal
 
 from upload_batch_validator.errors import TerminatedError, ValidatorStartError
+from upload_batch_validator.isolation import ValidatorUser
 
 OUTPUT_TAIL_BYTES = 64 * 1024
 KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
@@ -44,14 +45,24 @@ class RunResult:
 
 
 def run_validator(
-    command: Sequence[str], paths: Sequence[Path], *, timeout: float, env: Mapping[str, str]
+    command: Sequence[str],
+    paths: Sequence[Path],
+    *,
+    timeout: float,
+    env: Mapping[str, str],
+    user: ValidatorUser | None = None,
+    cwd: Path | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Run `command` with the staged `paths` (in order) and return what happened.
+    """Run `command` with the staged `paths` (in order) and return what happened; as `user` (its uid
+    and its group only) when given, else as this process's user. `env` is its whole environment;
+    `preexec` runs in the child once its user is set (e.g. `isolation.network_isolation`'s).
 
     Raises `ValidatorStartError` when the command cannot be started at all.
     """
     given = [*command, *(str(path) for path in paths)]
     argv = [resolve_executable(command[0]), *given[1:]]
+    identity = {} if user is None else user.popen_arguments()
     started = time.monotonic()
     held = _HeldSignals()
     try:
@@ -61,11 +72,20 @@ def run_validator(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env),
+            cwd=cwd,
             start_new_session=True,
+            preexec_fn=preexec,  # noqa: PLW1509 - no other thread runs yet (the readers start after)
+            **identity,
         )
     except OSError as exc:
         held.release()
-        raise ValidatorStartError(f"cannot run the validator {command[0]!r}: {exc.strerror or exc}") from None
+        reason = exc.strerror or str(exc)
+        if user is not None:
+            reason += (
+                f" (it runs as user {user.name}, uid {user.uid}: that user must be able to read and run it "
+                "and its interpreter; see UPLOAD_VALIDATOR_USER)"
+            )
+        raise ValidatorStartError(f"cannot run the validator {command[0]!r}: {reason}") from None
     readers: list[_TailReader] = []
     status: RunStatus = "completed"
     exception: str | None = None

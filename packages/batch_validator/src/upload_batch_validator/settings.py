@@ -26,6 +26,16 @@ class HarnessSettings(Settings):
     )
     callback_token: SecretStr | None = Field(default=None, description="Per-job token for the callback.")
     staging_dir: Path | None = Field(default=None, description="Where files are staged; unset: a temp dir.")
+    staging_credentials_url: str | None = Field(
+        default=None,
+        description="Where the harness asks for credentials that read only this job's objects (with its "
+        "callback token); unset: it stages with the credentials it has.",
+    )
+    validator_environment: str | None = Field(
+        default=None,
+        description="The caller's variables for the validator, a JSON object (the validator's only "
+        "variables besides the harness's minimal base).",
+    )
     validator_timeout_seconds: float = Field(
         default=3600, gt=0, description="How long the validator may run before it is killed."
     )
@@ -40,7 +50,7 @@ class HarnessSettings(Settings):
         description="The job's id, sent in every report.",
     )
 
-    @field_validator("callback_url")
+    @field_validator("callback_url", "staging_credentials_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

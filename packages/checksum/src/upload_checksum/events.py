@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -41,6 +42,7 @@ class ObjectEvent:
     size: int | None = None
     store_order: str | None = None  # S3's sequencer for the key, comparable (`store_order()`)
     refused: str | None = None  # why the service refuses the name, if it does
+    event_time: datetime | None = None  # when the store wrote the object (S3's eventTime)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def _from_record(record: Any) -> ObjectEvent | UnreadableRecord | None:
         size,
         _sequencer(obj.get("sequencer")),
         _refusal(key),
+        _event_time(record.get("eventTime")),
     )
 
 
@@ -109,6 +112,15 @@ def _sequencer(value: Any) -> str | None:
         return store_order(value) if isinstance(value, str) and value else None
     except InvalidInputError:
         return None
+
+
+def _event_time(value: Any) -> datetime | None:
+    # A time we cannot read only loses the lock check's precision; the HEAD's Last-Modified stands in.
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def _name(value: Any) -> str:

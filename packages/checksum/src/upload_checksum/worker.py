@@ -59,7 +59,8 @@ class Outcome(StrEnum):
     ABORTED = Skip.ABORTED.value
     IGNORED = Skip.IGNORED.value  # the object or its area is gone
     REMOVED = Skip.REMOVE.value  # the area's deletion has begun: the object was deleted (deletion wins)
-    REJECTED = Skip.REJECTED.value  # stored under a name the service refuses: recorded and notified
+    # Stored under a name the service refuses, or written while its area was locked: recorded, notified.
+    REJECTED = Skip.REJECTED.value
     DROPPED = "dropped"  # a record that can never be processed (logged)
 
 
@@ -112,7 +113,14 @@ def process_object(
             inline_max_bytes is not None and head.size > inline_max_bytes and context.job_runner is not None
         )
         seen = SeenObject(
-            event.area_uuid, event.name, event.etag or head.etag, head, event.size, event.store_order
+            event.area_uuid,
+            event.name,
+            event.etag or head.etag,
+            head,
+            event.size,
+            event.store_order,
+            event_time=event.event_time,
+            url=context.store.object_url(key),
         )
         claim = claim_checksum_run(session, seen, for_job=use_job, stale_after=stale_period(context.settings))
     if claim is Skip.REMOVE:

@@ -30,8 +30,11 @@ def client_config(**overrides: Any) -> Config:
     return base.merge(Config(**overrides)) if overrides else base
 
 
-def client(service: str, settings: Settings | None = None, **kwargs: Any) -> Any:
+def client(
+    service: str, settings: Settings | None = None, *, botocore_session: Any = None, **kwargs: Any
+) -> Any:
     """A boto3 client for `service` with the service's configuration; `kwargs` go to `boto3.client`.
+    `botocore_session`: one whose credentials the client uses (e.g. refreshable ones of its own).
 
     Typed `Any` so callers can annotate the result with the `mypy_boto3_*` type they need.
     """
@@ -42,5 +45,5 @@ def client(service: str, settings: Settings | None = None, **kwargs: Any) -> Any
         # An explicit AWS region wins; the default keeps a fresh machine (and emulators) working.
         kwargs["region_name"] = (settings or load_settings(Settings)).aws_region or DEFAULT_REGION
     # A session of its own: boto3's default session is not safe to share between threads.
-    session: Any = boto3.session.Session()
+    session: Any = boto3.session.Session(botocore_session=botocore_session)
     return session.client(service, **kwargs)

@@ -62,6 +62,14 @@ class InvalidNameError(InvalidInputError):
     """An object or file name is empty, too long, or escapes its area."""
 
 
+class InvalidImageReferenceError(InvalidInputError):
+    """A validator image is not a valid container image reference."""
+
+
+class ImageNotAllowedError(InvalidInputError):
+    """A validator image that the allow-list (`UPLOAD_VALIDATOR_IMAGES`) does not admit."""
+
+
 class StorageError(UploadError):
     """The object store failed for a reason other than a missing object."""
 
@@ -89,6 +97,11 @@ class CredentialsError(UploadError):
 
 class CredentialsNotOfferedError(CredentialsError):
     """This deployment has no credential issuer: uploads go through the API."""
+
+
+class CredentialsDurationError(CredentialsError):
+    """STS refused the configured credential lifetime (longer than the role grants): an operator has to
+    change the configuration; the message says what, and holds no secret."""
 
 
 class ChecksumError(UploadError):

@@ -109,6 +109,10 @@ class UploadArea(TimestampMixin, Base):
     bucket: Mapped[str] = mapped_column(String(255))
     status: Mapped[AreaStatus] = mapped_column(_status(AreaStatus, "area_status"))
     lock_reason: Mapped[str | None] = mapped_column(Text)
+    # The most recent lock period (stamped by `transition_area`): an object written to the store in it
+    # is REJECTED (`upload_common.domain.areas.written_while_locked`).
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     files: Mapped[list[FileVersion]] = relationship(back_populates="area", passive_deletes=True)

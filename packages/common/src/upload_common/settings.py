@@ -13,10 +13,27 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from upload_common.errors import ConfigurationError
+from upload_common.domain.images import check_allow_entry
+from upload_common.errors import ConfigurationError, InvalidImageReferenceError
 
 ENV_PREFIX = "UPLOAD_"
 GIB = 1024**3
+
+
+# Scoped upload credentials: STS's minimum DurationSeconds, and the cap AWS puts on role chaining (the
+# API assumes the submitter role from a role of its own, e.g. its Lambda's).
+CREDENTIALS_DURATION_LIMITS = (900, 3600)
+
+
+def credentials_duration_problem(seconds: int) -> str | None:
+    """Why STS cannot grant upload credentials of `seconds`, or None when it can."""
+    low, high = CREDENTIALS_DURATION_LIMITS
+    if low <= seconds <= high:
+        return None
+    return (
+        f"must be {low}..{high} seconds: {low} is STS's minimum, and the API assumes the submitter role "
+        "from a role of its own (role chaining), which AWS caps at one hour"
+    )
 
 
 def _var_dir() -> Path:
@@ -54,8 +71,15 @@ class Settings(BaseSettings):
     submitter_role_arn: str | None = Field(
         default=None, description="Role assumed for scoped upload credentials; unset: not offered."
     )
+    staging_role_arn: str | None = Field(
+        default=None,
+        description="Role assumed for a validation job's staging credentials (read only its files); "
+        "unset: jobs stage with their own credentials.",
+    )
     credentials_duration_seconds: int = Field(
-        default=3600, ge=900, le=43200, description="Lifetime of scoped upload credentials (STS limits)."
+        default=CREDENTIALS_DURATION_LIMITS[0],
+        description="Lifetime of scoped upload credentials (900..3600: STS's minimum, and AWS's cap on "
+        "role chaining); clients refresh them before they expire.",
     )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(), description="Accepted Api-Key values, comma-separated."
@@ -110,7 +134,8 @@ class Settings(BaseSettings):
         default=None, description="Secrets Manager secret with the accepted Api-Key values."
     )
     ingest_secret_arn: str | None = Field(
-        default=None, description="Secrets Manager secret with the notification HMAC secret."
+        default=None,
+        description="Secrets Manager secret with the Standard Webhooks signing secret of notifications.",
     )
     secret_key_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret with the server secret for job callback tokens."
@@ -132,6 +157,14 @@ class Settings(BaseSettings):
     validator_timeout_seconds: float = Field(
         default=3600, gt=0, description="Wall-clock limit of a validator."
     )
+    validator_user: str | None = Field(
+        default=None,
+        pattern=r"^([a-z_][a-z0-9_-]*[$]?|[0-9]+)$",
+        description="User (name or uid) a validator runs as when its harness runs as root, so that the "
+        "harness and the validator never share a user; unset: the harness's own user (the validator "
+        "image sets `nobody`; on the embedded default the bubblewrap sandbox confines the job, and a "
+        "root-owned Python there may not be usable by another user).",
+    )
     validation_scheduling_max_attempts: int = Field(
         default=5,
         ge=1,
@@ -149,8 +182,45 @@ class Settings(BaseSettings):
     validators: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="JSON map of validator image name to local command."
     )
+    validator_images: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        default=None,
+        description="Validator images callers may run: exact references (a digest may be added to a "
+        "listed name) and registry/repository prefixes ending in '/', comma-separated or a JSON list; "
+        "unset: the local runner's validator images (required with aws-batch).",
+    )
     host: str = Field(default="127.0.0.1", description="Where `make run` listens.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port `make run` listens on.")
+    # Rate limits of the unauthenticated endpoints (upload_api.rate_limits), per API process.
+    rate_limit_client_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per minute one client address may make to the limited "
+        "unauthenticated endpoints; 0: no per-client limit.",
+    )
+    rate_limit_client_burst: int = Field(
+        default=120, ge=1, description="Requests a client address may make at once before its rate applies."
+    )
+    rate_limit_area_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests per minute to the limited unauthenticated endpoints of "
+        "one upload area, from all clients together; 0: no per-area limit.",
+    )
+    rate_limit_area_burst: int = Field(
+        default=240, ge=1, description="Requests to one area at once before its rate applies."
+    )
+    rate_limit_max_buckets: int = Field(
+        default=10000,
+        ge=1,
+        description="Clients (and areas) whose limits are remembered; beyond this the "
+        "longest idle is forgotten (bounds memory).",
+    )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        description="Reverse proxies in front of the API that append to X-Forwarded-For; "
+        "0: the client address is the connection's (the header is never trusted).",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -166,6 +236,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with file:// or s3://")
         return value
 
+    @field_validator("credentials_duration_seconds")
+    @classmethod
+    def _credentials_duration(cls, value: int) -> int:
+        problem = credentials_duration_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("validators", mode="before")
     @classmethod
     def _validators_json(cls, value: Any) -> Any:
@@ -174,6 +252,31 @@ class Settings(BaseSettings):
                 return json.loads(value) if value.strip() else {}
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not a JSON object: {exc}") from None
+        return value
+
+    @field_validator("validator_images", mode="before")
+    @classmethod
+    def _split_images(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc}") from None
+            else:
+                return tuple(entry.strip() for entry in value.split(",") if entry.strip())
+        if isinstance(value, list):
+            return tuple(entry.strip() if isinstance(entry, str) else entry for entry in value)
+        return value
+
+    @field_validator("validator_images")
+    @classmethod
+    def _image_entries(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for entry in value or ():
+            try:
+                check_allow_entry(entry)
+            except InvalidImageReferenceError as exc:
+                raise ValueError(str(exc)) from None  # pydantic reports ValueErrors, naming the variable
         return value
 
     @property

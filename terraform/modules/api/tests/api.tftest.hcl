@@ -50,6 +50,66 @@ run "http_api_proxies_everything_to_the_function" {
   }
 }
 
+run "open_endpoints_have_routes_of_their_own_each_throttled" {
+  command = apply
+
+  variables {
+    open_route_throttling = {
+      credentials = { rate_limit = 3, burst_limit = 6 }
+    }
+  }
+
+  assert {
+    condition = toset([for route in aws_apigatewayv2_route.explicit : route.route_key]) == toset([
+      "POST /v1/area/{upload_area_uuid}/credentials",
+      "POST /v1/area/{upload_area_uuid}/{filename+}",
+      "PUT /v1/area/{upload_area_uuid}/files_info",
+      "GET /v1/area/{upload_area_uuid}/files",
+      "GET /v1/area/{upload_area_uuid}/checksums",
+      "GET /v1/area/{upload_area_uuid}/validations",
+      "POST /v1/area/{upload_area_uuid}/lock",
+      "POST /v1/area/{upload_area_uuid}/update_checksum/{record_id}",
+      "POST /v1/area/{upload_area_uuid}/update_validation/{record_id}",
+    ])
+    error_message = "every unauthenticated endpoint needs a route of its own, and the greedy file route must not catch the lock and the job callbacks"
+  }
+
+  assert {
+    condition     = alltrue([for route in aws_apigatewayv2_route.explicit : route.target == "integrations/${aws_apigatewayv2_integration.this.id}"])
+    error_message = "explicit routes go to the same integration as the default route"
+  }
+
+  assert {
+    condition = { for s in aws_apigatewayv2_stage.this.route_settings : s.route_key => [s.throttling_rate_limit, s.throttling_burst_limit] } == {
+      "POST /v1/area/{upload_area_uuid}/credentials" = [3, 6]
+      "POST /v1/area/{upload_area_uuid}/{filename+}" = [50, 100]
+      "PUT /v1/area/{upload_area_uuid}/files_info"   = [10, 20]
+      "GET /v1/area/{upload_area_uuid}/files"        = [20, 40]
+      "GET /v1/area/{upload_area_uuid}/checksums"    = [20, 40]
+      "GET /v1/area/{upload_area_uuid}/validations"  = [20, 40]
+    }
+    error_message = "each open route is throttled on its own (overrides by name, defaults otherwise); the trusted POSTs keep the stage default"
+  }
+
+  assert {
+    condition     = output.open_route_throttling["POST /v1/area/{upload_area_uuid}/credentials"].rate_limit == 3
+    error_message = "the output tells the throttling by route key"
+  }
+}
+
+run "rejects_unknown_or_zero_route_throttling" {
+  command = plan
+
+  variables {
+    open_route_throttling = {
+      credentials = { rate_limit = 0, burst_limit = 1 }
+      lock        = { rate_limit = 1, burst_limit = 1 }
+    }
+  }
+
+  expect_failures = [var.open_route_throttling]
+}
+
 run "custom_domain" {
   command = plan
 

@@ -38,8 +38,8 @@ run "job_roles_only_read_and_tag" {
   command = plan
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.job["validation"].statement : s.actions if s.sid == "ObjectsOfTheBucket"]) == toset(["s3:GetObject", "s3:GetObjectVersion"])
-    error_message = "validation jobs may only read objects"
+    condition     = !contains(keys(aws_iam_role_policy.job), "validation") && !contains(keys(data.aws_iam_policy_document.job), "validation") && contains(keys(aws_iam_role.job), "validation")
+    error_message = "validation jobs run as a role with no permissions at all (their harness stages files with credentials the API issues)"
   }
 
   assert {

@@ -21,7 +21,7 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
     condition = toset(keys(local.environment)) == toset([
       "UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_JOB_RUNNER", "UPLOAD_BATCH_NAME_PREFIX", "UPLOAD_DATABASE_URL",
       "UPLOAD_DATABASE_SECRET_ARN", "UPLOAD_API_KEYS_SECRET_ARN", "UPLOAD_INGEST_SECRET_ARN", "UPLOAD_SECRET_KEY_SECRET_ARN",
-      "UPLOAD_CHECKSUM_INLINE_MAX_BYTES", "UPLOAD_INGEST_URL",
+      "UPLOAD_CHECKSUM_INLINE_MAX_BYTES", "UPLOAD_INGEST_URL", "UPLOAD_VALIDATOR_IMAGES",
     ])
     error_message = "the shared environment changed: update this test and the settings together"
   }
@@ -29,6 +29,11 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   assert {
     condition     = local.environment.UPLOAD_STORAGE_URL == "s3://upload-test-bucket" && local.environment.UPLOAD_JOB_RUNNER == "aws-batch"
     error_message = "storage and job runner must point at the bucket and Batch"
+  }
+
+  assert {
+    condition     = local.environment.UPLOAD_VALIDATOR_IMAGES == "[]"
+    error_message = "by default no validator image may run on AWS (an explicit, empty allow-list)"
   }
 
   assert {
@@ -82,6 +87,30 @@ run "submitter_may_put_and_list_only" {
   }
 }
 
+run "staging_role_reads_objects_only_for_the_api" {
+  command = apply
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.staging.statement : s.actions])) == toset(["s3:GetObject", "kms:Decrypt"])
+    error_message = "the staging role may read objects (and decrypt them through S3), nothing else"
+  }
+
+  assert {
+    condition     = one(one([for s in data.aws_iam_policy_document.staging.statement : s.condition if s.sid == "DecryptObjectsThroughS3"])).values == tolist(["s3.us-east-1.amazonaws.com"])
+    error_message = "the staging role may use the key only through S3"
+  }
+
+  assert {
+    condition     = one(one(data.aws_iam_policy_document.staging_assume.statement).principals).identifiers == toset([module.api.lambda_role_arn])
+    error_message = "only the API function may assume the staging role"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.api.statement : s.resources if s.sid == "IssueStagingCredentials"]) == toset([aws_iam_role.staging.arn])
+    error_message = "the API may assume the staging role"
+  }
+}
+
 run "without_ingest_url_notifications_are_kept" {
   command = plan
 
@@ -103,4 +132,86 @@ run "rejects_an_insecure_ingest_url" {
   }
 
   expect_failures = [var.ingest_url]
+}
+
+run "credentials_are_short_and_the_role_grants_them" {
+  command = plan
+
+  assert {
+    condition     = aws_iam_role.submitter.max_session_duration == 3600 && module.api.lambda_function_name == "upload-test-api"
+    error_message = "the submitter role's maximum session is IAM's floor of one hour"
+  }
+
+  assert {
+    condition     = local.credentials_duration_environment.UPLOAD_CREDENTIALS_DURATION_SECONDS == "900"
+    error_message = "upload credentials last 900 s by default (clients refresh them)"
+  }
+}
+
+run "one_variable_sets_the_credentials_lifetime_and_the_role_s_maximum" {
+  command = plan
+
+  variables {
+    credentials_duration_seconds = 3600
+  }
+
+  assert {
+    condition     = aws_iam_role.submitter.max_session_duration == 3600 && local.credentials_duration_environment.UPLOAD_CREDENTIALS_DURATION_SECONDS == "3600"
+    error_message = "the API's UPLOAD_CREDENTIALS_DURATION_SECONDS and the role's max_session_duration come from one variable"
+  }
+}
+
+run "rejects_a_credentials_lifetime_sts_cannot_grant_a_chained_role" {
+  command = plan
+
+  variables {
+    credentials_duration_seconds = 7200
+  }
+
+  expect_failures = [var.credentials_duration_seconds]
+}
+
+run "rejects_a_credentials_lifetime_below_sts_s_minimum" {
+  command = plan
+
+  variables {
+    credentials_duration_seconds = 600
+  }
+
+  expect_failures = [var.credentials_duration_seconds]
+}
+
+run "without_a_jwt_there_is_no_jwt_key_secret" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(aws_secretsmanager_secret.this), "ingest-jwt-key") && local.dispatcher_environment == {} && local.ingest_jwt_key_secret_arn == null
+    error_message = "the JWT key's secret exists only when a JWT is configured"
+  }
+}
+
+run "the_jwt_key_comes_from_a_secret_only_the_dispatcher_reads" {
+  command = apply
+
+  variables {
+    ingest_jwt = { audience = "https://ingest.example.org/" }
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.this["ingest-jwt-key"].name == "upload-test/ingest-jwt-key"
+    error_message = "a JWT brings its own secret, which an operator fills with the service-account key"
+  }
+
+  assert {
+    condition = local.dispatcher_environment == tomap({
+      UPLOAD_INGEST_JWT_KEY_SECRET_ARN = aws_secretsmanager_secret.this["ingest-jwt-key"].arn
+      UPLOAD_INGEST_JWT_AUDIENCE       = "https://ingest.example.org/"
+    })
+    error_message = "the dispatcher gets the key's ARN (never the key) and the audience"
+  }
+
+  assert {
+    condition     = toset(keys(local.secret_arns)) == toset(["database", "api_keys", "ingest", "secret_key"]) && !contains(keys(local.environment), "UPLOAD_INGEST_JWT_KEY_SECRET_ARN")
+    error_message = "no other function is told of the JWT key or may read it (the shared secret list is every function's)"
+  }
 }

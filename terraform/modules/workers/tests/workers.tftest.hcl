@@ -100,6 +100,48 @@ run "passes_only_its_own_job_role" {
   }
 }
 
+run "scheduler_may_only_describe_validator_images_in_ecr" {
+  command = plan
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scheduler.statement : s.actions if s.sid == "ResolveValidatorImages"]) == toset(["ecr:DescribeImages"])
+    error_message = "the scheduler looks validator images up (DescribeImages) and does nothing else in ECR"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scheduler.statement : s.resources if s.sid == "ResolveValidatorImages"]) == toset(["arn:aws:ecr:us-east-1:123456789012:repository/*"])
+    error_message = "without a list, the repositories of this account and region only"
+  }
+
+  assert {
+    condition     = length(flatten([for doc in [data.aws_iam_policy_document.checksum, data.aws_iam_policy_document.deletion, data.aws_iam_policy_document.validation_sweep, data.aws_iam_policy_document.dispatcher] : [for s in doc.statement : s.sid if s.sid == "ResolveValidatorImages"]])) == 0
+    error_message = "only the scheduler resolves validator images"
+  }
+}
+
+run "validator_repositories_can_be_named" {
+  command = plan
+
+  variables {
+    validator_repository_arns = ["arn:aws:ecr:us-east-1:123456789012:repository/dcp-upload-validators/*"]
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scheduler.statement : s.resources if s.sid == "ResolveValidatorImages"]) == toset(var.validator_repository_arns)
+    error_message = "a list of repositories replaces the default"
+  }
+}
+
+run "rejects_a_validator_repository_that_is_not_an_ecr_arn" {
+  command = plan
+
+  variables {
+    validator_repository_arns = ["arn:aws:s3:::upload-test"]
+  }
+
+  expect_failures = [var.validator_repository_arns]
+}
+
 run "reconcile_lists_reads_and_queues_only" {
   command = plan
 
@@ -127,4 +169,32 @@ run "rejects_an_unknown_function_in_extra_environment" {
   }
 
   expect_failures = [var.function_environment_variables]
+}
+
+run "only_the_dispatcher_reads_the_notification_secrets" {
+  command = plan
+
+  variables {
+    dispatcher_secret_arns = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:upload-test/ingest-jwt-key"]
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.dispatcher.statement : s.resources if s.sid == "ReadNotificationSecrets"]) == toset(var.dispatcher_secret_arns)
+    error_message = "the dispatcher (it sends notifications) may read the JWT key"
+  }
+
+  assert {
+    condition = length(flatten([for doc in [data.aws_iam_policy_document.checksum, data.aws_iam_policy_document.deletion, data.aws_iam_policy_document.scheduler, data.aws_iam_policy_document.checksum_reaper, data.aws_iam_policy_document.validation_sweep, data.aws_iam_policy_document.reconcile, data.aws_iam_policy_document.common] :
+    [for s in doc.statement : s.resources if contains(tolist(s.resources), var.dispatcher_secret_arns[0])]])) == 0
+    error_message = "no other function may read the notification secrets"
+  }
+}
+
+run "without_notification_secrets_the_dispatcher_reads_only_the_shared_ones" {
+  command = plan
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.dispatcher.statement : s if s.sid == "ReadNotificationSecrets"]) == 0
+    error_message = "no statement for secrets that do not exist"
+  }
 }

@@ -1,4 +1,5 @@
-"""Internal callbacks of jobs, authorised by the per-job token (see `upload_api.auth`)."""
+"""Internal callbacks of jobs, authorised by the per-job token (see `upload_api.auth`): reports, and
+a validation harness's staging credentials."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import Response
 
 from upload_api.handlers import _request as req
 from upload_api.services.job_reports import record_job_report
+from upload_api.services.validations import issue_staging_credentials
 from upload_common.callback_tokens import CallbackKind
 from upload_common.domain.jobs import JobReport
 
@@ -18,6 +20,11 @@ def update_checksum(upload_area_uuid: str, record_id: str, body: dict[str, Any])
 
 def update_validation(upload_area_uuid: str, record_id: str, body: dict[str, Any]) -> Response:
     return _record("validation", upload_area_uuid, record_id, body)
+
+
+def staging_credentials(upload_area_uuid: str, validation_id: str) -> Response:
+    issued = issue_staging_credentials(req.context(), req.area(upload_area_uuid), validation_id)
+    return req.json_response(issued.to_json(), 201)
 
 
 def _record(kind: CallbackKind, upload_area_uuid: str, record_id: str, body: dict[str, Any]) -> Response:

@@ -12,6 +12,8 @@ these functions; none of them re-implements a rule. The caller owns the transact
 | `checksum_results` | recording computed or reported checksums (one function for every path) |
 | `checksum_failures` | runs that end FAILED: another run, or the version gives up and ingest is told |
 | `validations` | recording, reading and finishing validations |
+| `images` | what a validator image reference is, and which images may run (the allow-list) |
+| `validator_environment` | which variables a caller may give a validator, and how they reach it alone |
 | `jobs` | what jobs are told (callback URLs) and what they may report |
 | `state_machines` | the legal transitions of every status |
 | `outbox` | the notifications written with the changes that cause them |

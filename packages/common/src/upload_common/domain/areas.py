@@ -4,12 +4,17 @@ Three rules, each in one function:
 - an area *exists* until it is DELETED (`existing_area`): its files can be read;
 - an area is *writable* while UNLOCKED (`writable_area`): files may be added, credentials issued;
 - an area is *processed* while UNLOCKED or LOCKED (`processed_area`): its new versions are
-  checksummed. Once its deletion is queued, deletion wins: every object that reaches it, whoever wrote
-  it and whenever, is deleted by whoever sees it (the deletion worker, the checksum worker on its event,
-  the API after a PUT that was streaming meanwhile: `area_for_finished_upload`).
+  checksummed, except those written to the store while it was locked (`written_while_locked`:
+  credentials issued before a lock still work until they expire; such a write is REJECTED and
+  notified, never taken as a good file). Once its deletion is queued, deletion wins: every object that
+  reaches it, whoever wrote it and whenever, is deleted by whoever sees it (the deletion worker, the
+  checksum worker on its event, the API after a PUT that was streaming meanwhile:
+  `area_for_finished_upload`).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,6 +61,24 @@ def processed_area(session: Session, area_uuid: str) -> UploadArea | None:
     """The area, if its new file versions are still processed; None when unknown or being deleted."""
     area = find_area(session, area_uuid)
     return area if area is not None and area.status in PROCESSED else None
+
+
+def written_while_locked(area: UploadArea, written_at: datetime | None) -> bool:
+    """True when the store wrote an object of the area at `written_at` during the area's most recent
+    lock period (`locked_at` until `unlocked_at`, or until now while it is locked). Unknown time: False.
+
+    Ingest locks an area while it reads it, so what changes under the lock is not what it read. An
+    earlier lock period is not remembered: an event delayed past a whole later lock is judged by that one.
+    """
+    if written_at is None or area.locked_at is None:
+        return False
+    return written_at > area.locked_at and (area.unlocked_at is None or written_at < area.unlocked_at)
+
+
+def written_after_unlock(area: UploadArea, written_at: datetime | None) -> bool:
+    """True when the store wrote at `written_at` once the area's most recent lock period had ended: a
+    new write, never a second look at one made during the lock."""
+    return written_at is not None and area.unlocked_at is not None and written_at >= area.unlocked_at
 
 
 def area_for_finished_upload(session: Session, area_uuid: str) -> UploadArea:

@@ -5,11 +5,15 @@ caller checksums it now (a `Claim`), only re-applies known checksums (`Known`), 
 `Skip` saying why). A run whose heartbeat went stale (its worker died) is taken over; an event for a
 version that is not the current one (`upload_common.domain.versions`) ends as an ABORTED run.
 
-Two kinds of objects are never checksummed, and both are recorded rather than dropped:
+Three kinds of objects are never checksummed, and all are recorded rather than dropped:
 - deletion wins: an object of an area whose deletion has begun (or ended) is to be deleted by the caller
   (`Skip.REMOVE`), whoever wrote it and whenever; it is recorded as a DELETED version with the reason;
 - an object stored under a name the service refuses (`record_refused_object`) is a REJECTED version with
-  the reason, notified once.
+  the reason, notified once;
+- a new version the store wrote while its area was locked (`areas.written_while_locked`: credentials
+  issued before the lock still work) is a REJECTED version, `WRITTEN_WHILE_LOCKED`, notified once; it
+  takes the place of the file's current version (the store no longer holds that one). The same bytes
+  written again after the unlock are taken as a good file after all.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from upload_common.domain.areas import PROCESSED, find_area
+from upload_common.domain.areas import PROCESSED, find_area, written_after_unlock, written_while_locked
 from upload_common.domain.outbox import notify_file_uploaded
-from upload_common.domain.state_machines import transition_checksum
+from upload_common.domain.state_machines import transition_checksum, transition_file
 from upload_common.domain.versions import (
     lock_file,
     new_file_version,
@@ -43,6 +47,7 @@ from upload_common.storage.base import ObjectInfo
 logger = logging.getLogger(__name__)
 
 FINISHED_VERSION = frozenset({FileStatus.CHECKSUMMED, FileStatus.CORRUPT})
+WRITTEN_WHILE_LOCKED = "written while the area was locked"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,15 @@ class SeenObject:
     stored: ObjectInfo  # what the store holds under the name now (a HEAD made after `lock_file`)
     event_size: int | None = None
     store_order: str | None = None  # the event's (S3's sequencer), when it tells one
+    event_time: datetime | None = None  # when the store wrote the version, per its event (S3's eventTime)
+    url: str = ""  # the object's URL, for a notice about it
+
+    def written_at(self) -> datetime | None:
+        """When the store wrote this version: its event says (to the millisecond on S3), else the HEAD
+        does, if it saw this very version (Last-Modified: whole seconds on S3)."""
+        if self.event_time is not None:
+            return self.event_time
+        return self.stored.last_modified if self.etag == self.stored.etag else None
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,8 @@ def claim_checksum_run(  # noqa: PLR0911 - one decision table, one return per ou
     if area.status not in PROCESSED:
         return _deletion_wins(session, area, seen.name, seen.etag, size, seen.store_order)
     held = seen.etag == seen.stored.etag
+    if _settle_locked_write(session, area, seen, held=held):
+        return Skip.REJECTED
     version = record_version_row(
         session,
         area.id,
@@ -118,8 +134,8 @@ def claim_checksum_run(  # noqa: PLR0911 - one decision table, one return per ou
         store_order=_store_order_of(seen, held=held),
         for_update=True,
     )
-    if not held:  # the store holds another version now: that one is current (recorded if it was not)
-        record_version(session, area.id, seen.name, seen.stored, origin=FileOrigin.STORE)
+    if not held:
+        _record_now_stored(session, area, seen)
     if version.status in FINISHED_VERSION:
         return Known(dict(version.checksums or {})) if version.current else Skip.ALREADY_DONE
     if version.status in (FileStatus.DELETED, FileStatus.REJECTED):
@@ -223,6 +239,69 @@ def record_refused_object(session: Session, refused: RefusedObject, *, url: str)
         "%s/%s: stored under a refused name (%s); recorded", area.uuid, refused.name, refused.reason
     )
     return Skip.REJECTED
+
+
+def _record_now_stored(session: Session, area: UploadArea, seen: SeenObject) -> None:
+    """The store holds another version than the event's now: that one is current (recorded if it was
+    not), unless it was written while the area was locked."""
+    now_stored = SeenObject(area.uuid, seen.name, seen.stored.etag, seen.stored, url=seen.url)
+    if not _settle_locked_write(session, area, now_stored, held=True):
+        record_version(session, area.id, seen.name, seen.stored, origin=FileOrigin.STORE)
+
+
+def _settle_locked_write(session: Session, area: UploadArea, seen: SeenObject, *, held: bool) -> bool:
+    """True when `seen` is a version written while the area was locked: a new one is recorded REJECTED
+    (`WRITTEN_WHILE_LOCKED`) and notified, once; either way it takes the current version's place when
+    the store holds it. A version rejected so and written again after the unlock (the same bytes
+    uploaded anew) becomes an ordinary version (False); a second look at the write made during the lock
+    (a redelivered event, a HEAD) never does. A version recorded otherwise (by the API's own PUT, or
+    written before the lock) is never rejected by a later write of the same bytes (False)."""
+    lock_file(session, area.uuid, seen.name)
+    known = version_with_etag(session, area.id, seen.name, seen.etag, for_update=True)
+    rejected_before = (
+        known is not None and known.status is FileStatus.REJECTED and known.reason == WRITTEN_WHILE_LOCKED
+    )
+    if known is not None and not rejected_before:
+        return False
+    if known is not None and written_after_unlock(area, seen.written_at()):
+        transition_file(known, FileStatus.UPLOADED)
+        known.reason = None
+        logger.info("%s/%s: written again after the unlock; taken", area.uuid, seen.name)
+        return False
+    if known is None and not written_while_locked(area, seen.written_at()):
+        return False
+
+    def rejected() -> FileVersion:
+        row = _version_seen(area.id, seen, held=held)
+        row.status, row.reason = FileStatus.REJECTED, WRITTEN_WHILE_LOCKED
+        return row
+
+    version = record_version_row(
+        session,
+        area.id,
+        seen.name,
+        seen.etag,
+        rejected,
+        held=held,
+        store_order=_store_order_of(seen, held=held),
+    )
+    if known is not None:
+        return True  # seen again, or the same bytes again under the lock: notified already
+    session.flush()
+    notify_file_uploaded(
+        session,
+        version,
+        file_info_of_version(version, area_uuid=area.uuid, url=seen.url),
+        reason=WRITTEN_WHILE_LOCKED,
+    )
+    logger.warning(
+        "%s/%s: written at %s, while the area was locked (since %s); recorded REJECTED",
+        area.uuid,
+        seen.name,
+        seen.written_at(),
+        area.locked_at,
+    )
+    return True
 
 
 def _deletion_wins(  # noqa: PLR0917 - private helper: the object as its event names it

@@ -51,6 +51,13 @@ def callback_environment(
     }
 
 
+def staging_credentials_url(settings: Settings, area_uuid: str, validation_id: str) -> str:
+    """Where a validation's harness asks for credentials that read only its files (authorised by the
+    job's callback token)."""
+    path = f"/v2/areas/{area_uuid}/validations/{validation_id}/staging-credentials"
+    return callback_base_url(settings) + path
+
+
 @dataclass(frozen=True)
 class JobReport:
     """One report a job sent about its record: `{status, job_id, payload}`."""

@@ -36,8 +36,9 @@ FILE_TRANSITIONS: Mapping[FileStatus, frozenset[FileStatus]] = {
     FileStatus.CHECKSUMMED: frozenset({FileStatus.DELETED}),
     FileStatus.CORRUPT: frozenset({FileStatus.DELETED}),
     FileStatus.DELETED: frozenset(),
-    # Recorded as REJECTED when first seen (its name is refused); only the area's deletion ends it.
-    FileStatus.REJECTED: frozenset({FileStatus.DELETED}),
+    # Recorded as REJECTED when first seen (its name is refused, or it was written while its area was
+    # locked); REJECTED -> UPLOADED: the same bytes written again once the area is unlocked.
+    FileStatus.REJECTED: frozenset({FileStatus.UPLOADED, FileStatus.DELETED}),
 }
 
 CHECKSUM_TRANSITIONS: Mapping[ChecksumStatus, frozenset[ChecksumStatus]] = {
@@ -87,14 +88,17 @@ def _check(machine: str, table: Mapping[_E, frozenset[_E]], current: _E, request
 
 
 def transition_area(area: UploadArea, to: AreaStatus, *, reason: str | None = None) -> bool:
-    """Move an upload area to `to`; `reason` is kept while the area is LOCKED."""
+    """Move an upload area to `to`; `reason` is kept while the area is LOCKED. Locking and unlocking
+    stamp the lock period (`locked_at`, `unlocked_at`); repeating either changes nothing."""
     if not _check("upload_area", AREA_TRANSITIONS, area.status, to):
         return False
     area.status = to
     if to is AreaStatus.LOCKED:
         area.lock_reason = reason
-    elif to is AreaStatus.UNLOCKED:
+        area.locked_at, area.unlocked_at = utcnow(), None
+    elif to is AreaStatus.UNLOCKED:  # only ever from LOCKED
         area.lock_reason = None
+        area.unlocked_at = utcnow()
     return True
 
 

@@ -11,25 +11,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from upload_common.domain.images import check_validator_image
 from upload_common.domain.jobs import JobReport, parse_record_id, reported_status
 from upload_common.domain.outbox import notify_file_validated
 from upload_common.domain.state_machines import transition_validation
-from upload_common.errors import InvalidInputError, NotFoundError
+from upload_common.domain.validator_environment import check_environment
+from upload_common.domain.versions import object_key
+from upload_common.errors import ConflictError, InvalidInputError, NotFoundError
 from upload_common.models import FileVersion, UploadArea, Validation, ValidationFile
 from upload_common.statuses import ValidationStatus
 
 ALWAYS_COUNTED = (ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING, ValidationStatus.VALIDATED)
 REPORTABLE = (ValidationStatus.VALIDATING, ValidationStatus.VALIDATED, ValidationStatus.FAILED)
 UNFINISHED = (ValidationStatus.SCHEDULING_QUEUED, ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING)
-RESERVED_ENVIRONMENT = ("UPLOAD_", "AWS_")  # the service's own variables: a caller cannot set them
-
-
-def check_environment(environment: Mapping[str, str]) -> dict[str, str]:
-    """The caller's environment for the validator, unless it names the service's own variables."""
-    reserved = sorted(name for name in environment if name.upper().startswith(RESERVED_ENVIRONMENT))
-    if reserved:
-        raise InvalidInputError(f"environment variables reserved for the service: {', '.join(reserved)}")
-    return dict(environment)
+STAGING = (ValidationStatus.SCHEDULED, ValidationStatus.VALIDATING)  # its job may be staging files
 
 
 def create_validation(
@@ -41,8 +36,11 @@ def create_validation(
     environment: Mapping[str, str],
     original_validation_id: str | None,
     max_bytes: int,
+    allowed_images: Sequence[str],
 ) -> Validation:
-    """A SCHEDULING_QUEUED validation of these versions, in this order (the validator's argument order)."""
+    """A SCHEDULING_QUEUED validation of these versions, in this order (the validator's argument order),
+    of an image that `allowed_images` admits (`upload_common.domain.images`)."""
+    check_validator_image(image, allowed_images)
     total = sum(version.size for version in versions)
     if total >= max_bytes:
         raise InvalidInputError(f"the files add up to {total} bytes; validation takes less than {max_bytes}")
@@ -98,6 +96,18 @@ def validated_names(session: Session, validation_id: uuid.UUID) -> list[str]:
     )
 
 
+def staging_keys(session: Session, area_uuid: str, validation_id: str) -> list[str]:
+    """The object keys a validation's job may read, in order: only while the job may be staging them
+    (SCHEDULED or VALIDATING; else `ConflictError`); another area's or an unknown validation is a
+    `NotFoundError`."""
+    validation = _find_validation(session, area_uuid, validation_id)
+    if validation.status not in STAGING:
+        raise ConflictError(
+            f"validation {validation_id} is {validation.status.value}: its job no longer stages files"
+        )
+    return [object_key(area_uuid, name) for name in validated_names(session, validation.id)]
+
+
 @dataclass(frozen=True)
 class ToSchedule:
     """A validation waiting for its job (locked until the caller's transaction ends)."""
@@ -121,8 +131,11 @@ def validation_to_schedule(session: Session, validation_id: str) -> ToSchedule |
     return ToSchedule(row[0], row[1], validated_names(session, row[0].id))
 
 
-def mark_scheduled(validation: Validation, job_id: str) -> None:
+def mark_scheduled(validation: Validation, job_id: str, image_digest: str) -> None:
+    """The job is submitted; `image_digest` is what the job runner resolved the image to (never what
+    the job itself says: it is untrusted)."""
     validation.job_id = job_id
+    validation.image_digest = image_digest
     transition_validation(validation, ValidationStatus.SCHEDULED)
 
 
@@ -198,6 +211,7 @@ def finish_validation(
     results["validation_id"] = validation.original_validation_id or str(validation.id)
     results.setdefault("upload_area_id", area_uuid)
     results.setdefault("names", [file.name for file in files])
+    results["image_digest"] = validation.image_digest  # the service's record, never the job's word
     if validation.status is ValidationStatus.FAILED:
         results.setdefault("status", "failed")
         results.setdefault("exception", validation.reason)

@@ -11,7 +11,8 @@ of versions comes from the store, never from the order in which events or reques
 - the same ETag written again (A, B, A) is the same row: it takes the later store order and becomes
   current again when the store holds it;
 - REJECTED and DELETED versions are never current: they are not files of the area (not listed, not
-  counted).
+  counted). When the store holds such a version now, it replaced the current one in the store, so the
+  file has no current version (unless the current one is later in the store's order).
 
 Recorders of one file take turns (`lock_file`): on PostgreSQL a transaction-scoped advisory lock per
 object key, on SQLite the database's single writer (BEGIN IMMEDIATE), which the same call starts. A HEAD
@@ -154,8 +155,9 @@ def record_version_row(
 
 
 def _make_current(session: Session, version: FileVersion) -> None:
-    """Make `version`, which the store holds now, current, unless the store wrote the current one later."""
-    if version.current or version.status in NEVER_CURRENT:
+    """Make `version`, which the store holds now, current, unless the store wrote the current one later.
+    A version that is never current still takes the place of the current one: then none is current."""
+    if version.current:
         return
     others = session.scalars(
         current_versions(version.area_id).where(FileVersion.name == version.name).with_for_update()
@@ -164,7 +166,7 @@ def _make_current(session: Session, version: FileVersion) -> None:
         return  # whoever saw `version` in the store saw it before the current one was written
     for other in others:
         other.current = False
-    version.current = True
+    version.current = version.status not in NEVER_CURRENT
     session.flush()
 
 

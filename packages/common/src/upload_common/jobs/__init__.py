@@ -4,6 +4,6 @@ Only the interface is imported here: the local runner's supervisor runs as `pyth
 upload_common.jobs.supervisor`, and it should not pay for importing boto3.
 """
 
-from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus
+from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus, ResolvedImage
 
-__all__ = ["JobRunner", "JobSpec", "JobState", "JobStatus"]
+__all__ = ["JobRunner", "JobSpec", "JobState", "JobStatus", "ResolvedImage"]

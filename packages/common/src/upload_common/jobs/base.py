@@ -1,4 +1,4 @@
-"""The `JobRunner` interface: submit a container job, describe it, cancel it."""
+"""The `JobRunner` interface: pin an image to its digest, submit a container job, describe it, cancel it."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class ResolvedImage:
+    """An image pinned to its content: submit `reference`, and the job runs what `digest` names."""
+
+    reference: str
+    digest: str  # sha256:<64 hex>
+
+
+@dataclass(frozen=True)
 class JobStatus:
     """What `describe` tells: the state, and for a FAILED job always a reason."""
 
@@ -54,6 +62,11 @@ class JobRunner(abc.ABC):
     """Runs container jobs. Implementations raise only domain errors: `JobNotFoundError` for an
     unknown job id, `JobRefusedError` for a job that submitting again cannot help (an unknown image, a
     request the provider calls invalid), `JobRunnerError` for anything else (it may pass)."""
+
+    @abc.abstractmethod
+    def resolve_image(self, image: str) -> ResolvedImage:
+        """`image` pinned to its digest, for a `JobSpec` that runs exactly that content; an image that
+        cannot be pinned here raises `JobRefusedError` (saying why)."""
 
     @abc.abstractmethod
     def submit(self, spec: JobSpec) -> str:

@@ -1,6 +1,11 @@
 """AWS Batch behind the `JobRunner` interface.
 
-One job definition per image, named `<prefix>-<sha1(image)[:16]>`: looked up among the ACTIVE
+An image is pinned before it runs (`resolve_image`): one that carries a digest is used as it is; one
+in an Amazon ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag]`) is looked up
+with ECR DescribeImages and becomes `<registry>/<repository>@sha256:…`; any other is refused, since
+what its tag names could change between the lookup and the pull.
+
+One job definition per image reference, named `<prefix>-<sha1(image)[:16]>`: looked up among the ACTIVE
 definitions, registered only when missing, and remembered for the life of the runner. Each job sets
 its own command, environment, resources and timeout. Throttling is retried with backoff.
 """
@@ -16,12 +21,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from upload_common.errors import JobNotFoundError, JobRefusedError, JobRunnerError
-from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus
+from upload_common.domain.images import parse_image_reference
+from upload_common.errors import InvalidImageReferenceError, JobNotFoundError, JobRefusedError, JobRunnerError
+from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus, ResolvedImage
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import ContainerOverridesTypeDef, ContainerPropertiesTypeDef
+    from mypy_boto3_ecr import ECRClient
 
 T = TypeVar("T")
 
@@ -29,6 +36,13 @@ THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException",
 # Batch's answer to a request it calls invalid (unknown queue or definition, bad parameters): the same
 # request fails again. ServerException, throttling and connection errors may pass.
 REFUSED_CODES = frozenset({"ClientException"})
+# ECR's answer for an image or repository that is not there (or a request it calls invalid).
+ECR_REFUSED_CODES = frozenset(
+    {"RepositoryNotFoundException", "ImageNotFoundException", "InvalidParameterException"}
+)
+ECR_REGISTRY = re.compile(
+    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+)
 MIN_ATTEMPT_SECONDS = 60  # Batch refuses a shorter attemptDurationSeconds
 _STATES = {
     "SUBMITTED": JobState.SUBMITTED,
@@ -46,7 +60,8 @@ _NAME_LIMIT = 128
 
 
 class BatchJobRunner(JobRunner):
-    """Submits jobs to `job_queue`; every job runs with the role `job_role_arn`."""
+    """Submits jobs to `job_queue`; every job runs with the role `job_role_arn`. `ecr_client` gives the
+    ECR client of a region (default: the service's boto3 client there)."""
 
     def __init__(
         self,
@@ -55,10 +70,13 @@ class BatchJobRunner(JobRunner):
         job_role_arn: str | None,
         name_prefix: str,
         *,
+        ecr_client: Callable[[str], ECRClient] | None = None,
         max_attempts: int = 6,
         max_wait_seconds: float = 20.0,
     ) -> None:
         self._client = client
+        self._ecr_client = ecr_client or _ecr_client
+        self._ecr_clients: dict[str, ECRClient] = {}
         self.job_queue = job_queue
         self.job_role_arn = job_role_arn
         self.name_prefix = name_prefix
@@ -69,6 +87,34 @@ class BatchJobRunner(JobRunner):
             wait=wait_exponential(multiplier=max_wait_seconds / 2**max_attempts, max=max_wait_seconds),
             reraise=True,
         )
+
+    def resolve_image(self, image: str) -> ResolvedImage:
+        try:
+            reference = parse_image_reference(image)
+        except InvalidImageReferenceError as exc:
+            raise JobRefusedError(str(exc)) from None
+        if reference.digest:
+            return ResolvedImage(image, reference.digest)  # a registry serves only that content for it
+        registry = ECR_REGISTRY.fullmatch(reference.registry or "")
+        if registry is None:
+            raise JobRefusedError(
+                f"image {image!r} is not in an Amazon ECR registry and carries no digest, so what it "
+                "would run cannot be pinned: give it as name@sha256:<digest>"
+            )
+        ecr = self._ecr(registry["region"])
+        tag = reference.tag or "latest"
+        found = self._call(
+            "DescribeImages",
+            lambda: ecr.describe_images(
+                registryId=registry["account"], repositoryName=reference.path, imageIds=[{"imageTag": tag}]
+            ),
+            service="Amazon ECR",
+            refused=ECR_REFUSED_CODES,
+        )
+        digests = [detail["imageDigest"] for detail in found["imageDetails"] if "imageDigest" in detail]
+        if not digests:
+            raise JobRefusedError(f"Amazon ECR has no image {image!r}")
+        return ResolvedImage(f"{reference.name}@{digests[0]}", digests[0])
 
     def submit(self, spec: JobSpec) -> str:
         definition = self.job_definition(spec.image)
@@ -164,8 +210,20 @@ class BatchJobRunner(JobRunner):
         )
         return response["jobDefinitionArn"]
 
-    def _call(self, operation: str, call: Callable[[], T]) -> T:
-        with _translate(operation):
+    def _ecr(self, region: str) -> ECRClient:
+        if region not in self._ecr_clients:
+            self._ecr_clients[region] = self._ecr_client(region)
+        return self._ecr_clients[region]
+
+    def _call(
+        self,
+        operation: str,
+        call: Callable[[], T],
+        *,
+        service: str = "AWS Batch",
+        refused: frozenset[str] = REFUSED_CODES,
+    ) -> T:
+        with _translate(f"{service} {operation}", refused):
             return self._retrying(call)
 
 
@@ -185,18 +243,25 @@ def _failure_reason(status_reason: str | None, container_reason: str | None, exi
     return reason
 
 
+def _ecr_client(region: str) -> ECRClient:
+    from upload_common import boto_clients  # noqa: PLC0415 - boto3 only once an image is looked up
+
+    client: ECRClient = boto_clients.client("ecr", region_name=region)
+    return client
+
+
 def _throttled(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
 
 
 @contextmanager
-def _translate(operation: str) -> Iterator[None]:
+def _translate(operation: str, refused: frozenset[str]) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code", "?")
-        kind = JobRefusedError if code in REFUSED_CODES else JobRunnerError
-        raise kind(f"AWS Batch {operation}: {code}: {error.get('Message', '')}") from None
+        kind = JobRefusedError if code in refused else JobRunnerError
+        raise kind(f"{operation}: {code}: {error.get('Message', '')}") from None
     except BotoCoreError as exc:
-        raise JobRunnerError(f"AWS Batch {operation}: {exc}") from None
+        raise JobRunnerError(f"{operation}: {exc}") from None

@@ -21,12 +21,18 @@ _AWS = (
 )
 
 
-def store_access_environment(settings: Settings) -> dict[str, str]:
+_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def store_access_environment(settings: Settings, *, credentials: bool = True) -> dict[str, str]:
+    """The store's settings, and on the local runner with S3 the service's AWS variables; without
+    `credentials` (a job that asks for credentials of its own) no keys, only region and endpoints."""
     environment = {
         f"UPLOAD_{name.upper()}": str(getattr(settings, name))
         for name in _SETTINGS
         if getattr(settings, name)
     }
     if settings.job_runner == "local" and settings.storage_url.startswith("s3://"):
-        environment.update({name: os.environ[name] for name in _AWS if os.environ.get(name)})
+        names = [name for name in _AWS if credentials or name not in _KEYS]
+        environment.update({name: os.environ[name] for name in names if os.environ.get(name)})
     return environment

@@ -1,16 +1,19 @@
 """The local job runner: each job is a detached, supervised subprocess whose state lives in files.
 
-The image name maps to a local command (the job's command is appended to it). Any process that sees
-the state directory can describe or cancel a job, and a job outlives the process that submitted it.
+The image name maps to a local command (the job's command is appended to it), and an image's digest
+is that of its command (`command_digest`). Any process that sees the state directory can describe or
+cancel a job, and a job outlives the process that submitted it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from upload_common.domain.images import DIGEST
 from upload_common.errors import JobNotFoundError, JobRefusedError, JobRunnerError
-from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus
+from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus, ResolvedImage
 from upload_common.jobs.jobdir import FINAL_STATES, PRIVATE_DIR, JobDir, now, process_alive, start_time
 from upload_common.jobs.sandbox import descendants, find_bwrap, processes_mentioning
 
@@ -85,11 +89,21 @@ class LocalJobRunner(JobRunner):
     def sandboxed(self) -> bool:
         return self.bwrap is not None
 
+    def resolve_image(self, image: str) -> ResolvedImage:
+        """The image's local command, pinned by `command_digest`; a digest in `image` must be that one."""
+        name, at, pinned = image.rpartition("@")
+        if not (at and DIGEST.fullmatch(pinned)):
+            name, pinned = image, ""
+        try:
+            digest = command_digest(self._prefix(name), _job_search_path())
+        except OSError as exc:
+            raise JobRefusedError(f"the command of image {name!r} cannot be read: {exc}") from None
+        if pinned and pinned != digest:
+            raise JobRefusedError(f"image {image!r} asks for {pinned}; its local command is {digest}")
+        return ResolvedImage(name, digest)
+
     def submit(self, spec: JobSpec) -> str:
-        prefix = self.image_commands.get(spec.image)
-        if prefix is None:
-            known = ", ".join(sorted(self.image_commands)) or "none"
-            raise JobRefusedError(f"no local command for image {spec.image!r}; known images: {known}")
+        prefix = self._prefix(spec.image)
         job = JobDir(self.state_dir / uuid.uuid4().hex)
         try:
             job.create()
@@ -153,6 +167,13 @@ class LocalJobRunner(JobRunner):
         job = self._job(job_id)
         return job.stdout, job.stderr
 
+    def _prefix(self, image: str) -> list[str]:
+        prefix = self.image_commands.get(image)
+        if prefix is None:
+            known = ", ".join(sorted(self.image_commands)) or "none"
+            raise JobRefusedError(f"no local command for image {image!r}; known images: {known}")
+        return prefix
+
     def _spec_record(self, spec: JobSpec, argv: list[str]) -> dict[str, Any]:
         return {
             "name": spec.name,
@@ -171,7 +192,7 @@ class LocalJobRunner(JobRunner):
         # A clean environment: the service's own variables (secrets among them) do not leak into jobs.
         tmp = "/tmp" if self.sandboxed else str(job.work)  # noqa: S108 - a private tmpfs inside the sandbox
         base = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": _job_search_path(),
             "LANG": "C.UTF-8",
             "HOME": str(job.work),
             "TMPDIR": tmp,
@@ -232,6 +253,27 @@ class LocalJobRunner(JobRunner):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(victim, signal.SIGKILL)
         job.finish("FAILED", f"{SUPERVISOR_DIED}; then cancelled: {reason}", None)
+
+
+def command_digest(prefix: Sequence[str], search_path: str) -> str:
+    """What stands for an image's digest on this runner: `sha256:` of the hex sha256 of the executable
+    file that `prefix[0]` names (found on `search_path`, as the job finds it), followed by the other
+    words of `prefix`, each after a NUL. Two images whose commands run the same program (the
+    validation harness) differ by their arguments; a changed program file changes the digest."""
+    name = prefix[0]
+    executable = name if os.sep in name else shutil.which(name, path=search_path)
+    if executable is None:
+        raise FileNotFoundError(f"{name!r} is not found on PATH")
+    with Path(executable).open("rb") as program:
+        digest = hashlib.sha256(hashlib.file_digest(program, "sha256").hexdigest().encode())
+    for word in prefix[1:]:
+        digest.update(b"\0" + word.encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _job_search_path() -> str:
+    """Where a job's command is looked up (the job's PATH)."""
+    return os.environ.get("PATH", "/usr/bin:/bin")
 
 
 def _supervisor_environment() -> dict[str, str]:
