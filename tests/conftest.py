@@ -25,6 +25,9 @@ from upload_common import boto_clients
 from upload_common.db import make_engine, upgrade
 from upload_common.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
+# The applied Terraform `local` stage (session fixtures shared by tests/terraform and tests/iam).
+pytest_plugins = ["support.terraform_stage"]
+
 _AWS_TEST_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

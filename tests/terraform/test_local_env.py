@@ -1,4 +1,5 @@
-"""`terraform apply` and `destroy` of the `local` env against a moto server, with the built Lambda zips.
+"""`terraform apply` and `destroy` of the `local` env against a moto server, with the built Lambda zips
+(the session fixture `local_stage` of support.terraform_stage, shared with tests/iam).
 
 The applied stage is then checked through the AWS APIs (as a deployed stage would be), and the Lambda
 environments Terraform set are checked against the settings the code reads, so the two cannot drift.
@@ -8,17 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 
-from terraform.tfhelpers import Terraform, state_resources
+from support.terraform_stage import AppliedStage
+from terraform.tfhelpers import state_resources
 from upload_common.settings import ENV_PREFIX, Settings
 
 pytestmark = pytest.mark.slow
@@ -35,40 +32,6 @@ EXPECTED_HANDLERS = {
     "upload-local-validation-sweep": "upload_api.lambda_handlers.validation_sweep_handler",
     "upload-local-reconcile": "upload_checksum.lambda_handlers.reconcile_handler",
 }
-
-
-@dataclass(frozen=True)
-class AppliedStage:
-    state: dict[str, Any]
-    outputs: dict[str, Any]
-    endpoint: str
-    apply_seconds: float
-
-    def client(self, service: str) -> Any:
-        make_client: Any = boto3.client  # typed per service name; these tests pick the name at run time
-        return make_client(service, endpoint_url=self.endpoint, region_name="us-east-1")
-
-
-@pytest.fixture(scope="module")
-def local_stage(
-    terraform: Terraform, moto_endpoint: str, lambda_zips: dict[str, Path]
-) -> Iterator[AppliedStage]:
-    where = terraform.tree / "envs" / "local"
-    variables = [
-        f"-var=aws_endpoint_url={moto_endpoint}",
-        f"-var=api_zip_path={lambda_zips['api']}",
-        f"-var=checksum_zip_path={lambda_zips['checksum']}",
-    ]
-    terraform.init(where, "-lockfile=readonly")
-    started = time.monotonic()
-    terraform.run(where, "apply", "-auto-approve", "-input=false", *variables, timeout=900)
-    apply_seconds = time.monotonic() - started
-    outputs = json.loads(terraform.run(where, "output", "-json").stdout)
-    stage = AppliedStage(terraform.show_state(where), outputs, moto_endpoint, apply_seconds)
-    yield stage
-    terraform.run(where, "destroy", "-auto-approve", "-input=false", *variables, timeout=900)
-    assert terraform.run(where, "state", "list").stdout.strip() == "", "destroy left resources in the state"
-    assert stage.client("lambda").list_functions()["Functions"] == [], "destroy left functions behind"
 
 
 def test_apply_creates_the_whole_stage(local_stage: AppliedStage) -> None:

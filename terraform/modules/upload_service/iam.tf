@@ -2,9 +2,14 @@
 # role (to put files into one area) and the staging role (to read one validation's files).
 
 data "aws_iam_policy_document" "api" {
+  # PutObjectTagging: a PUT through the API writes the file's checksum tags (hca-dss-*) after its bytes;
+  # without it every such upload stores the bytes and answers 503 (tests/iam/test_api.py).
   statement {
-    sid       = "ReadAndStoreObjects"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObject", "s3:AbortMultipartUpload"]
+    sid = "ReadAndStoreObjects"
+    actions = [
+      "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${module.storage.s3_bucket_arn}/*"]
   }
 

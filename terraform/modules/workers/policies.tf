@@ -7,6 +7,8 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
+# batch_describe_calls: Batch's describe and list calls have no resource-level permissions, so the
+# statements that grant them name "*".
 locals {
   batch_arn_prefix     = "arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
   job_definition_arns  = "${local.batch_arn_prefix}:job-definition/${var.job_definition_name_prefix}*"

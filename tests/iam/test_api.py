@@ -1,0 +1,88 @@
+"""The API with the credentials of the role Terraform gives its Lambda, in an IAM-enforcing moto."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+from starlette.testclient import TestClient
+
+from iam.conftest import API_KEY, VALIDATOR_PREFIX, role_client
+from iam.emulator import REGION, StageIam, calls_of_this_test, enforced
+
+pytestmark = pytest.mark.slow  # the applied Terraform stage it needs takes minutes (once per session)
+
+AUTH = {"Api-Key": API_KEY}
+
+
+def new_area(client: TestClient) -> str:
+    area = str(uuid.uuid4())
+    assert client.post(f"/v1/area/{area}", headers=AUTH).status_code == 201
+    return area
+
+
+def put_file(client: TestClient, area: str, name: str, data: bytes) -> Any:
+    headers = {**AUTH, "Content-Type": "application/json; dcp-type=data"}
+    return client.put(f"/v1/area/{area}/{name}", headers=headers, content=data)
+
+
+def denied(action: str) -> list[str]:
+    return [c.resource for c in calls_of_this_test() if c.action == action and not c.allowed]
+
+
+def test_put_stores_the_file_and_its_checksum_tags(client: TestClient, aws: StageIam) -> None:
+    with enforced():
+        area = new_area(client)
+        response = put_file(client, area, "reads.json", b'{"reads": 1}')
+    assert response.status_code == 201, response.text
+    tags = boto3.client("s3", region_name=REGION).get_object_tagging(
+        Bucket=aws.bucket, Key=f"{area}/reads.json"
+    )
+    assert {t["Key"] for t in tags["TagSet"]} >= {"hca-dss-sha256", "hca-dss-crc32c"}
+
+
+def test_put_without_the_tagging_grant_is_refused_by_aws(client: TestClient, aws: StageIam) -> None:
+    """The policy Terraform renders, less `s3:PutObjectTagging`: the bytes land, the tags are refused."""
+    role = aws.role_of("upload-local-api")
+    iam = boto3.client("iam", region_name=REGION)
+    for name, document in role.inline.items():
+        policy = json.loads(document)
+        for statement in policy["Statement"]:
+            actions = statement["Action"]
+            actions = [actions] if isinstance(actions, str) else actions
+            statement["Action"] = [a for a in actions if a != "s3:PutObjectTagging"]
+        policy["Statement"] = [s for s in policy["Statement"] if s["Action"]]
+        iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=json.dumps(policy))
+    with enforced():
+        area = new_area(client)
+        response = put_file(client, area, "reads.json", b'{"reads": 1}')
+    assert response.status_code == 503, response.text
+    assert denied("s3:PutObjectTagging") == [f"arn:aws:s3:::{aws.bucket}/{area}/reads.json"]
+
+
+def test_delete_credentials_and_validate(client: TestClient, aws: StageIam) -> None:
+    with enforced():
+        area = new_area(client)
+        assert put_file(client, area, "reads.json", b'{"reads": 1}').status_code == 201
+        credentials = client.post(f"/v1/area/{area}/credentials")
+        assert credentials.status_code == 201, credentials.text
+        validate = client.put(
+            f"/v1/area/{area}/validate",
+            headers=AUTH,
+            json={"validator_image": f"{VALIDATOR_PREFIX}validator:1", "files": ["reads.json"]},
+        )
+        assert validate.status_code in {200, 201, 202}, validate.text
+        assert client.delete(f"/v1/area/{area}", headers=AUTH).status_code == 202
+    refused = [c for c in calls_of_this_test() if not c.allowed]
+    assert refused == [], refused
+
+
+def test_api_role_cannot_delete_the_bucket(aws: StageIam) -> None:
+    s3: Any = role_client("s3", aws.role_of("upload-local-api"))
+    with enforced(), pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        s3.delete_bucket(Bucket=aws.bucket)
+    assert denied("s3:DeleteBucket") == [f"arn:aws:s3:::{aws.bucket}"]
