@@ -60,13 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _reporter(settings: HarnessSettings) -> Reporter:
     if not (settings.callback_url and settings.callback_token):
         raise ConfigurationError("UPLOAD_CALLBACK_URL and UPLOAD_CALLBACK_TOKEN are needed to report")
-    return Reporter(
-        settings.callback_url,
-        settings.callback_token.get_secret_value(),
-        settings.job_id,
-        attempts=settings.callback_attempts,
-        retry_wait=settings.callback_retry_wait_seconds,
-    )
+    return settings.reporter(settings.callback_url)
 
 
 def _parser() -> argparse.ArgumentParser:

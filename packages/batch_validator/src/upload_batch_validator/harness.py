@@ -23,7 +23,7 @@ from upload_batch_validator.settings import HarnessSettings
 from upload_batch_validator.staging import staged_files
 from upload_batch_validator.staging_credentials import staging_session
 from upload_common.domain.validator_environment import unpack_environment
-from upload_common.errors import ConfigurationError, UploadError
+from upload_common.errors import UploadError
 from upload_common.job_reports import Reporter
 
 ReportStatus = Literal["VALIDATING", "VALIDATED", "FAILED"]
@@ -121,18 +121,7 @@ class _Job:
         url = self.settings.staging_credentials_url
         if not url or all(location.scheme != "s3" for location in locations):
             return None
-        if reporter is None:
-            token = self.settings.callback_token
-            if token is None:
-                raise ConfigurationError("UPLOAD_STAGING_CREDENTIALS_URL needs UPLOAD_CALLBACK_TOKEN")
-            reporter = Reporter(
-                url,
-                token.get_secret_value(),
-                self.settings.job_id,
-                attempts=self.settings.callback_attempts,
-                retry_wait=self.settings.callback_retry_wait_seconds,
-            )
-        return staging_session(url, reporter)
+        return staging_session(url, reporter or self.settings.reporter(url))
 
     def failed(self, reason: str, duration: float) -> Outcome:
         _log.error("validation failed: %s", reason)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from upload_common.errors import ConfigurationError
+from upload_common.job_reports import Reporter
 from upload_common.settings import Settings, load_settings
 
 # Needed only when the harness reports to the API (not with --no-report).
@@ -49,6 +50,19 @@ class HarnessSettings(Settings):
         validation_alias=AliasChoices("AWS_BATCH_JOB_ID", "UPLOAD_JOB_ID"),
         description="The job's id, sent in every report.",
     )
+
+    def reporter(self, url: str | None) -> Reporter:
+        """A reporter that calls `url` with this job's token, id and retry settings (the callback URL for
+        reports, the staging-credentials URL for credentials)."""
+        if not (url and self.callback_token):
+            raise ConfigurationError(f"UPLOAD_CALLBACK_TOKEN is needed to call {url or 'the API'}")
+        return Reporter(
+            url,
+            self.callback_token.get_secret_value(),
+            self.job_id,
+            attempts=self.callback_attempts,
+            retry_wait=self.callback_retry_wait_seconds,
+        )
 
     @field_validator("callback_url", "staging_credentials_url")
     @classmethod
