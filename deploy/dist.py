@@ -27,6 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("common", "api", "checksum", "batch_validator")
 # Which wheels go into each Lambda zip: the service package and the common package it depends on.
 LAMBDA_ZIPS = {"api": ("api", "common"), "checksum": ("checksum", "common")}
+# Distributions installed by a dependency but never run in the Lambda: uvicorn's optional speedups
+# (`connexion[uvicorn]` pulls `uvicorn[standard]`) serve only `upload-api serve`, the local server;
+# in Lambda the ASGI app runs through Mangum. About 5 MB of api.zip (see tests/terraform/test_dist.py).
+LAMBDA_EXCLUDED = {"api": ("uvloop", "httptools", "watchfiles", "websockets")}
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 LAMBDA_PYTHON = "3.11"
 # 1980-01-01, the earliest time a zip entry can carry; also what wheel builders use for reproducibility.
@@ -87,6 +91,7 @@ def build_lambda_zip(name: str, wheels: Sequence[Path], out: Path) -> Path:
                 *map(str, wheels),
             ]
         )  # fmt: skip
+        _remove_distributions(target, LAMBDA_EXCLUDED.get(name, ()))
         _strip_build_machine_traces(target)
         path = out / f"{name}.zip"
         write_deterministic_zip(target, path)
@@ -108,6 +113,17 @@ def write_deterministic_zip(source: Path, path: Path) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, file.read_bytes(), compresslevel=9)
     partial.replace(path)
+
+
+def _remove_distributions(target: Path, names: Sequence[str]) -> None:
+    """Delete every file of the installed distributions `names` (as their RECORD lists them)."""
+    for name in names:
+        for record in target.glob(f"{name}-*.dist-info/RECORD"):
+            for line in record.read_text().splitlines():
+                path = (target / line.split(",", 1)[0]).resolve()
+                if path.is_relative_to(target.resolve()) and path.is_file():
+                    path.unlink()
+            shutil.rmtree(record.parent)
 
 
 def _strip_build_machine_traces(target: Path) -> None:

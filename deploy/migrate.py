@@ -1,51 +1,44 @@
-"""Migrate a stage's database to the latest schema after an apply.
+"""The stage's database migration, as the deploy command sees it after an apply.
 
-The URL is built from the Terraform outputs (host, port, database, user) and the password RDS keeps in
-Secrets Manager, fetched at run time. The password reaches `upload-db upgrade` only through its
-environment; it is never printed, logged or written to disk. The database is private: this must run
-from a network that reaches it (a CI runner in the VPC, or a group listed in the stage's
-`database.extra_client_security_group_ids`).
+The migration runs inside the apply: Terraform invokes the stage's migration function (in the VPC, as the
+schema's owner) after updating it and before updating the API and the workers
+(terraform/modules/upload_service/migration.tf), and a failed migration fails the apply. This step only
+reports what it did, from the `database_migration` output.
+
+Fallback, for a stage applied with `run_migrations = false`: the function is invoked here through the
+Lambda API (the runner needs no network route into the database), after the new code is live, so only
+migrations that expand (docs/deployment.md) may ship that way. Nothing here sees a password.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 
-def migrate(outputs: dict[str, Any]) -> None:
-    """Run `upload-db upgrade` against the database named by the stage's outputs."""
+def migrate(outputs: dict[str, Any], lambda_client: Any = None) -> dict[str, Any]:
+    """The migration's report: the apply's, or that of an invocation made now when the apply made none."""
     values = {name: output["value"] for name, output in outputs.items()}
-    secret_arn = values["db_instance_master_user_secret_arn"]
-    password = _fetch_password(secret_arn)
-    url = database_url(values, password)
-    upload_db = shutil.which("upload-db") or str(Path(sys.executable).with_name("upload-db"))
-    result = subprocess.run(  # noqa: S603 - the project's own migration command
-        [upload_db, "upgrade"], env={**os.environ, "UPLOAD_DATABASE_URL": url}, check=False
+    result = values.get("database_migration")
+    if result is None:
+        result = _invoke(values["migration_function_name"], lambda_client)
+    report: dict[str, Any] = json.loads(result) if isinstance(result, str) else result
+    applied = ", ".join(report.get("applied") or []) or "none"
+    sys.stdout.write(
+        f"database at {report.get('to_revision')} (was {report.get('from_revision')}; applied: {applied})\n"
     )
-    if result.returncode != 0:
-        raise SystemExit(
-            f"database migration failed (exit {result.returncode}); see upload-db's output above"
-        )
+    return report
 
 
-def database_url(values: dict[str, Any], password: str) -> str:
-    """The SQLAlchemy URL of the stage's database, TLS required."""
-    user = quote(str(values["db_instance_username"]), safe="")
-    secret = quote(password, safe="")
-    host, port, name = values["db_instance_address"], values["db_instance_port"], values["db_instance_name"]
-    return f"postgresql+psycopg://{user}:{secret}@{host}:{port}/{name}?sslmode=require"
+def _invoke(function_name: str, client: Any) -> str:
+    if client is None:
+        import boto3  # noqa: PLC0415 - only the fallback needs AWS access from here
 
-
-def _fetch_password(secret_arn: str) -> str:
-    import boto3  # noqa: PLC0415 - only an apply that migrates needs AWS access from here
-
-    response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
-    password: str = json.loads(response["SecretString"])["password"]
-    return password
+        client = boto3.client("lambda")
+    response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse")
+    payload: str = response["Payload"].read().decode("utf-8")
+    if response.get("FunctionError"):
+        # The function's error names the failing migration; it carries no credentials.
+        raise SystemExit(f"database migration failed in {function_name}: {payload}")
+    return payload

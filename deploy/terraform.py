@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +31,37 @@ class StageTerraform:
         # The lock file is committed: a deploy uses exactly the pinned provider and never rewrites it.
         self._run("init", input=False, lockfile="readonly", no_color=IsFlagged)
 
-    def plan(self, variables: dict[str, str], *, destroy: bool = False) -> Path:
-        """Plan into a plan file and return its path; the variables go through a temporary JSON tfvars."""
-        plan = self.root / "deploy.tfplan"
+    def plan(
+        self,
+        variables: dict[str, Any],
+        *,
+        destroy: bool = False,
+        out: Path | None = None,
+        targets: Sequence[str] = (),
+    ) -> Path:
+        """Plan into a plan file (`out`, default deploy.tfplan in the root) and return its absolute path;
+        the variables go through a temporary JSON tfvars; `targets` limits the plan to those addresses."""
+        plan = (out or self.root / "deploy.tfplan").resolve()
+        plan.parent.mkdir(parents=True, exist_ok=True)
         self._run(
             "plan",
             input=False,
             out=str(plan),
             var=variables,
+            target=list(targets) or None,
             destroy=IsFlagged if destroy else None,
             no_color=IsFlagged,
         )
         return plan
 
-    def apply(self, plan: Path) -> None:
-        """Apply exactly the saved plan (no new plan, no prompt), then remove the plan file."""
+    def apply(self, plan: Path, *, keep: bool = False) -> None:
+        """Apply exactly the saved plan (no new plan, no prompt); remove the plan file unless `keep`
+        (a pipeline's plan artifact stays the record of what was applied)."""
         try:
             self._run("apply", str(plan), input=False, no_color=IsFlagged)
         finally:
-            plan.unlink(missing_ok=True)
+            if not keep:
+                plan.unlink(missing_ok=True)
 
     def outputs(self) -> dict[str, Any]:
         out = self._run("output", json=IsFlagged, no_color=IsFlagged, capture=True)

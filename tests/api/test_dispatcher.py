@@ -191,6 +191,32 @@ def test_after_its_budget_a_notification_is_failed_and_can_be_redelivered(
     assert redeliver_failed(context) == 0
 
 
+def test_on_lambda_a_failed_notification_is_counted_as_an_emf_metric(
+    context: ApiContext,
+    ingest: FakeIngest,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "upload-test-dispatcher")
+    context = with_settings(context, notification_max_attempts=2, batch_name_prefix="upload-test")
+    [notification_id] = add_uploaded(context)
+    ingest.fail_next(2, status=503)
+    assert dispatch_due(context).retried == 1
+    assert capsys.readouterr().out == ""  # a retried attempt is not a failure yet
+
+    assert dispatch_due(context, now=rows(context, [notification_id])[0].next_attempt_at).failed == 1
+
+    [line] = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    assert directive == {
+        "Namespace": "dcp-upload",
+        "Dimensions": [["Stage"]],
+        "Metrics": [{"Name": "NotificationsFailed", "Unit": "Count"}],
+    }
+    assert (record["Stage"], record["NotificationsFailed"]) == ("upload-test", 1)
+
+
 def test_redeliver_only_the_named_ids(context: ApiContext) -> None:
     with context.sessions.begin() as session:
         first, second = (make_notification(session, status=NotificationStatus.FAILED) for _ in range(2))

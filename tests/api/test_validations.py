@@ -514,3 +514,94 @@ def test_on_aws_batch_the_api_and_the_scheduler_do_not_start_without_an_allow_li
     for start in (lambda: create_app(api_context), lambda: validation_job_runner(api_context.settings)):
         with pytest.raises(ConfigurationError, match="UPLOAD_VALIDATOR_IMAGES must be set when"):
             start()
+
+
+HOST_TERMINATED = "Host EC2 (instance i-0123456789abcdef0) terminated."
+
+
+def batch_validation(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> tuple[MotoBatch, str]:
+    """A validation to be run on (moto's) AWS Batch, queued but not scheduled yet."""
+    batch = MotoBatch()  # in the `aws` fixture's moto
+    image, _ = ecr_image("dcp-upload-validators/fastq", "1.0")
+    api_context.settings = api_context.settings.model_copy(
+        update={
+            "job_runner": "aws-batch",
+            "validator_images": (f"{ECR_REGISTRY}/dcp-upload-validators/",),
+            "validation_scheduling_max_attempts": 3,
+        }
+    )
+    api_context.job_runner = BatchJobRunner(batch.client, JOB_QUEUE, batch.role_arn, "upload-test")
+    validation_id = validate(client, auth, area, {"validator_image": image}).json()["validation_id"]
+    drain(api_context.queue("validation"))
+    return batch, validation_id
+
+
+def test_a_job_lost_to_a_spot_interruption_is_submitted_again_until_out_of_attempts(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> None:
+    batch, validation_id = batch_validation(client, auth, area, api_context)
+    jobs: list[str] = []
+    while True:
+        job_id = schedule(api_context, validation_id)
+        assert job_id is not None
+        assert job_id not in jobs  # a new job each time
+        jobs.append(job_id)
+        batch.fail(job_id, HOST_TERMINATED)  # Batch's own retries were used up too
+
+        report = sweep(api_context, now=utcnow() + timedelta(minutes=10))
+
+        validation = validation_row(api_context, validation_id)
+        if report.requeued == 0:
+            break
+        assert (validation.status, validation.job_id) == (ValidationStatus.SCHEDULING_QUEUED, None)
+        assert validation.reason is not None
+        assert f"job {job_id} was interrupted: {HOST_TERMINATED}" in validation.reason
+        assert [json.loads(b)["validation_id"] for b in drain(api_context.queue("validation"))] == [
+            validation_id
+        ]
+    # Every submission and every resubmission counts against validation_scheduling_max_attempts.
+    assert (report.failed, validation.status, validation.scheduling_attempts) == (
+        1,
+        ValidationStatus.FAILED,
+        3,
+    )
+    assert len(jobs) == 2
+    [note] = failed_notifications(api_context)
+    assert note.payload["status"] == "failed"
+    assert f"job {jobs[-1]} was interrupted" in note.payload["exception"]
+
+
+def test_an_application_failure_on_batch_is_not_submitted_again(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> None:
+    batch, validation_id = batch_validation(client, auth, area, api_context)
+    job_id = schedule(api_context, validation_id)
+    assert job_id is not None
+    batch.play(job_id, ["exit", "3"])
+
+    report = sweep(api_context, now=utcnow() + timedelta(minutes=10))
+
+    assert (report.requeued, report.failed) == (0, 1)
+    validation = validation_row(api_context, validation_id)
+    assert validation.status is ValidationStatus.FAILED
+    assert f"job {job_id} failed" in (validation.reason or "")
+    assert drain(api_context.queue("validation")) == []
+
+
+def test_a_vanished_validation_job_is_submitted_again(
+    client: TestClient, auth: dict[str, str], area: str, api_context: ApiContext
+) -> None:
+    batch, validation_id = batch_validation(client, auth, area, api_context)
+    job_id = schedule(api_context, validation_id)
+    assert job_id is not None
+    from moto.batch.models import batch_backends  # noqa: PLC0415 - moto's own record of the jobs
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+
+    del batch_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]._jobs[job_id]  # Batch forgot the job
+
+    assert sweep(api_context, now=utcnow() + timedelta(minutes=10)).requeued == 1
+    validation = validation_row(api_context, validation_id)
+    assert (validation.status, validation.job_id) == (ValidationStatus.SCHEDULING_QUEUED, None)
+    assert batch.client.describe_jobs(jobs=[job_id])["jobs"] == []

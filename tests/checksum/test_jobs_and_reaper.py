@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 from sqlalchemy import select, update
 
 from checksum.conftest import Upload
@@ -16,6 +17,7 @@ from checksum.test_worker import s3_event
 from support.callback_server import serve_callbacks
 from support.checksums import reference_checksums
 from support.jobs import DUMP_ENVIRONMENT, job_environment
+from support.moto_batch import BATCH_CONFIG, JOB_QUEUE, MotoBatch
 from support.waiting import wait_until
 from upload_checksum import lambda_handlers as lambda_entry
 from upload_checksum.job_settings import ChecksumJobSettings
@@ -28,6 +30,7 @@ from upload_common.checksum_tags import checksum_tags
 from upload_common.errors import InvalidInputError
 from upload_common.job_reports import Reporter
 from upload_common.jobs import JobState
+from upload_common.jobs.batch import BatchJobRunner
 from upload_common.jobs.local import LocalJobRunner
 from upload_common.models import ChecksumRun, FileVersion, Notification, utcnow
 from upload_common.service_context import ServiceContext
@@ -271,3 +274,57 @@ def test_lambda_handler_reports_only_failed_records(
     assert lambda_entry.handler({"Records": [{"messageId": "4", "body": s3_event(area, "ok")}]}, None) == {
         "batchItemFailures": [{"itemIdentifier": "4"}]
     }
+
+
+HOST_TERMINATED = "Host EC2 (instance i-0123456789abcdef0) terminated."
+
+
+def test_a_job_lost_to_a_spot_interruption_gets_new_runs_and_an_application_failure_does_not(
+    context: ServiceContext, area: str, upload: Upload
+) -> None:
+    with mock_aws(config=BATCH_CONFIG):  # Batch without Docker, inside the store's moto
+        batch = MotoBatch()
+        context.job_runner = BatchJobRunner(batch.client, JOB_QUEUE, batch.role_arn, "upload-test")
+        context.settings = context.settings.model_copy(
+            update={"checksum_job_image": f"quay.io/humancellatlas/checksum@sha256:{'a' * 64}"}
+        )
+        upload("huge.bam", b"x" * 2048)
+        body = s3_event(area, "huge.bam")
+        jobs: list[str] = []
+        for _ in range(MAX_RUNS):
+            assert handle_record(context, body, inline_max_bytes=1024) == [Outcome.JOB_SUBMITTED]
+            with context.sessions() as session:
+                job_id = session.scalars(
+                    select(ChecksumRun.job_id).where(ChecksumRun.status == ChecksumStatus.SCHEDULED)
+                ).one()
+            assert job_id is not None
+            jobs.append(job_id)
+            batch.fail(job_id, HOST_TERMINATED)  # Batch's own retries were used up too
+            age_runs(context, timedelta(minutes=10))
+            report = reap(context)
+            messages_now = context.queue("checksum").receive(max_messages=10)
+            for message in messages_now:
+                context.queue("checksum").ack(message)
+                body = message.body
+            if report.requeued == 0:
+                break
+            assert file_uploaded_notes(context) == []  # resubmitted: ingest is not told yet
+        assert len(set(jobs)) == MAX_RUNS  # a new job each time, then the version gives up
+        with context.sessions() as session:
+            runs = session.scalars(select(ChecksumRun).order_by(ChecksumRun.created_at)).all()
+            assert [run.status for run in runs] == [ChecksumStatus.FAILED] * MAX_RUNS
+            assert all(f"was interrupted: {HOST_TERMINATED}" in (run.reason or "") for run in runs)
+        [note] = file_uploaded_notes(context)
+        assert note.payload["status"] == "FAILED"
+
+        # An application failure (the job's own exit code) is never run again.
+        upload("crash.bam", b"y" * 2048)
+        handle_record(context, s3_event(area, "crash.bam"), inline_max_bytes=1024)
+        with context.sessions() as session:
+            job_id = session.scalars(
+                select(ChecksumRun.job_id).where(ChecksumRun.status == ChecksumStatus.SCHEDULED)
+            ).one()
+        assert job_id is not None
+        batch.play(job_id, ["exit", "1"])
+        age_runs(context, timedelta(minutes=10))
+        assert (reap(context).requeued, context.queue("checksum").receive(max_messages=10)) == (0, [])

@@ -214,6 +214,23 @@ def test_the_lambda_handler_reconciles_on_schedule(
     assert queued_names(context.queue("checksum")) == {(area, "lost")}
 
 
+def test_the_reconcile_function_starts_without_a_job_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Terraform gives the reconcile function the Batch runner's setting but no job queue (it submits no
+    # job): its handler must not build a job runner, which would refuse to start without one.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UPLOAD_JOB_RUNNER", "aws-batch")
+    monkeypatch.delenv("UPLOAD_BATCH_JOB_QUEUE", raising=False)
+    lambda_entry._context.cache_clear()
+    try:
+        upgrade(lambda_entry._context().settings.database_url)
+        result = lambda_entry.reconcile_handler({"dry_run": True}, None)
+    finally:
+        lambda_entry._context.cache_clear()
+    assert (result["areas"], result["versions_queued"]) == (0, 0)
+
+
 def test_the_command_on_the_embedded_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

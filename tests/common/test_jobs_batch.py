@@ -93,6 +93,49 @@ def test_a_failure_without_a_reason_still_says_something(batch: MotoBatch, runne
     assert runner.describe(job_id).reason == "AWS Batch gave no reason"
 
 
+def test_definitions_and_jobs_retry_host_terminations_and_nothing_else(
+    batch: MotoBatch, runner: BatchJobRunner
+) -> None:
+    sent: list[dict[str, Any]] = []  # what SubmitJob asks for (moto keeps no retry strategy on a job)
+    batch.client.meta.events.register(
+        "provide-client-params.batch.SubmitJob", lambda params, **_: sent.append(dict(params))
+    )
+    job = batch.client.describe_jobs(jobs=[runner.submit(JobSpec("r", IMAGE, []))])["jobs"][0]
+    [definition] = batch.client.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+        "jobDefinitions"
+    ]
+
+    expected = {
+        "attempts": 3,
+        "evaluateOnExit": [
+            {"onStatusReason": "Host EC2*", "action": "RETRY"},
+            {"onReason": "*", "action": "EXIT"},
+        ],
+    }
+    assert upper_actions(definition["retryStrategy"]) == expected
+    [submitted] = sent
+    assert submitted["retryStrategy"] == expected  # also on jobs of definitions registered before it
+
+
+def upper_actions(strategy: Any) -> Any:
+    """Batch reads actions case-insensitively (and moto gives them back in lower case)."""
+    rules = [{**rule, "action": rule["action"].upper()} for rule in strategy["evaluateOnExit"]]
+    return {**strategy, "evaluateOnExit": rules}
+
+
+def test_a_job_lost_with_its_host_is_interrupted_and_an_application_failure_is_not(
+    batch: MotoBatch, runner: BatchJobRunner
+) -> None:
+    lost = runner.submit(JobSpec("lost", IMAGE, []))
+    batch.fail(lost, "Host EC2 (instance i-0123456789abcdef0) terminated.")
+    crashed = runner.submit(JobSpec("crashed", IMAGE, []))
+    batch.play(crashed, ["exit", "1"])
+
+    assert runner.describe(lost).interrupted
+    assert runner.describe(lost).reason == "Host EC2 (instance i-0123456789abcdef0) terminated."
+    assert (runner.describe(crashed).state, runner.describe(crashed).interrupted) == (JobState.FAILED, False)
+
+
 @pytest.mark.parametrize(
     ("batch_status", "state"),
     [

@@ -135,6 +135,7 @@ def test_a_dead_supervisor_is_reported_and_its_orphan_cancelled(runner: LocalJob
     _until(lambda: runner.describe(job_id).state is JobState.FAILED)
 
     assert runner.describe(job_id).reason == "the job's supervisor died without recording an outcome"
+    assert runner.describe(job_id).interrupted  # lost with its machine: the reapers run it again
     if not runner.sandboxed:  # bwrap's --die-with-parent usually ends a sandboxed job with its supervisor
         assert len(_processes_with(marker)) == 1, "the job itself still runs, unsupervised"
 

@@ -134,6 +134,7 @@ def test_dead_letter_after_max_receives(case: QueueCase) -> None:
                 queue.ack(message)
 
     assert sorted(deliveries) == ["healthy", "poison", "poison"]
+    assert queue.dead_letter_count() == 1  # what the health report and the alarms count
     assert case.dead_bodies(queue) == ["poison"]
     assert queue.receive(max_messages=10) == []
 

@@ -3,13 +3,17 @@ settings from the environment Terraform gives its Lambda function (see README.md
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 import pytest
 from moto import mock_aws
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
@@ -24,11 +28,13 @@ from iam.emulator import (
     role_credentials,
     summary_rows,
 )
+from support.live_api import serving
 from support.moto_batch import BATCH_CONFIG
 from support.terraform_stage import AppliedStage
 from upload_api.app import create_app
 from upload_api.context import ApiContext
 from upload_common.credentials import make_credential_issuer, make_staging_issuer
+from upload_common.db import make_engine
 from upload_common.queues import QUEUE_NAMES
 from upload_common.settings import ENV_PREFIX, Settings, load_settings
 from upload_common.storage import open_store
@@ -49,7 +55,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for row in rows:
         write(f"| {' | '.join(row)} |")
     write(
-        "Not counted: what Lambda itself does with a function's role (logs, VPC network interfaces, X-Ray)."
+        "Not counted: what Lambda itself does with a function's role (logs, VPC network interfaces, X-Ray,"
+        " and a consumer's SQS event source mapping: ReceiveMessage, DeleteMessage, ChangeMessageVisibility,"
+        " GetQueueAttributes)."
     )
 
 
@@ -68,17 +76,27 @@ def aws(stage_iam: StageIam) -> Iterator[StageIam]:
         yield stage_iam
 
 
+IAM_DATABASE_SETTINGS = ("UPLOAD_DATABASE_IAM_AUTH", "UPLOAD_DATABASE_USER")
+
+
 def component_settings(
     stage: StageIam,
     function: str,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
     overrides: dict[str, str] | None = None,
+    *,
+    secret_arns: bool = False,
 ) -> Settings:
     """The settings the Lambda `function` reads, from its environment in the Terraform state, except:
-    secrets (their values instead of Secrets Manager ARNs), the database, and the emulator's endpoints."""
+    secrets (their values instead of Secrets Manager ARNs, unless `secret_arns`: then the ARNs, and the
+    database URL without a password, as deployed), the database, and the emulator's endpoints."""
     for name, value in stage.environments[function].items():
-        if not name.startswith(ENV_PREFIX) or name.endswith("_SECRET_ARN"):
+        if not name.startswith(ENV_PREFIX) or (name.endswith("_SECRET_ARN") and not secret_arns):
+            continue
+        # The test PostgreSQL is not RDS and checks no IAM token: code that really connects uses the test
+        # URL's user (test_startup checks the rds-db:connect grants and the IAM settings instead).
+        if name in IAM_DATABASE_SETTINGS and not secret_arns:
             continue
         # The queues' URLs name the applied stage's moto server; here, SQS's own URL (moto in process).
         given = (
@@ -87,9 +105,14 @@ def component_settings(
             else value
         )
         monkeypatch.setenv(name, given)
-    monkeypatch.setenv("UPLOAD_DATABASE_URL", database_url)
-    monkeypatch.setenv("UPLOAD_API_KEYS", API_KEY)
-    monkeypatch.setenv("UPLOAD_SECRET_KEY", SECRET_KEY)
+    if secret_arns:
+        monkeypatch.setenv(
+            "UPLOAD_DATABASE_URL", make_url(database_url).set(password=None).render_as_string()
+        )
+    else:
+        monkeypatch.setenv("UPLOAD_DATABASE_URL", database_url)
+        monkeypatch.setenv("UPLOAD_API_KEYS", API_KEY)
+        monkeypatch.setenv("UPLOAD_SECRET_KEY", SECRET_KEY)
     for name, value in (overrides or {}).items():
         monkeypatch.setenv(name, value)
     return load_settings(Settings)
@@ -104,6 +127,16 @@ def use_role(role: Role, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECURITY_TOKEN", credentials["AWS_SESSION_TOKEN"])
 
 
+def as_batch_job(role: Role, environment: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process environment of a Batch container: the job's own variables and its job role's
+    credentials, none of the service's `UPLOAD_*` settings the fixtures set for the functions."""
+    for name in [n for n in os.environ if n.startswith("UPLOAD_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    use_role(role, monkeypatch)
+
+
 def role_client(service: str, role: Role) -> object:
     credentials = role_credentials(role)
     return boto3.client(
@@ -113,6 +146,25 @@ def role_client(service: str, role: Role) -> object:
         aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=credentials["AWS_SESSION_TOKEN"],
     )
+
+
+def job_queue(stage: StageIam, arn: str) -> None:
+    """The Batch job queue the setting names, as Terraform creates it (moto gives it the same ARN)."""
+    batch: Any = boto3.client("batch", region_name=REGION)
+    service_role = stage.role_named("upload-local-batch-svc-").arn
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="upload-local-iam-test",
+        type="UNMANAGED",
+        state="ENABLED",
+        serviceRole=service_role,
+    )
+    queue = batch.create_job_queue(
+        jobQueueName=arn.rsplit("/", 1)[1],
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}],
+    )
+    assert queue["jobQueueArn"] == arn
 
 
 class Components:
@@ -179,3 +231,13 @@ def api_context(components: Components) -> ApiContext:
 def client(api_context: ApiContext) -> Iterator[TestClient]:
     with create_app(api_context).test_client() as test_client:
         yield test_client
+
+
+@contextmanager
+def served(context: ApiContext) -> Iterator[str]:
+    """The API of `context` under uvicorn on 127.0.0.1 (`support.live_api.serving`), for the jobs that
+    call it; yields its base URL. On an engine of its own, which `serving` disposes at the end: the
+    session's engine keeps the connection of the test's rolled-back transaction (`context.sessions`)."""
+    engine = make_engine(context.engine.url.render_as_string(hide_password=False))
+    with serving(dataclasses.replace(context, engine=engine)) as (host, port):
+        yield f"http://{host}:{port}"

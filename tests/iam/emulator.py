@@ -13,7 +13,11 @@ it answers as AWS would for the calls the service makes (README.md in this direc
   role ARN of the session, as AWS does.
 - Only S3, SQS, STS and IAM tell moto which resource a request touches; every other service (Batch, ECR,
   Secrets Manager, KMS, ...) is checked against the resource "*", which no least-privilege statement
-  names. For those services the check here is by action only (an Allow statement whose Action matches).
+  names. Secrets Manager is checked here against the ARN of the secret its request names (`provision`
+  gives each secret the ARN of the stage's); the others by action only (an Allow statement whose Action
+  matches).
+- SQS's batch operations (SendMessageBatch, ...) are checked as actions of their own, which IAM does not
+  have: each is checked as the single action that authorises it (SendMessage, ...).
 - A multi-object delete (DeleteObjects) is checked against the bucket; AWS checks `s3:DeleteObject` on
   each key, and so does this module.
 - Conditions are evaluated only for keys moto knows (`sts:ExternalId`); others (`kms:ViaService`,
@@ -34,9 +38,11 @@ from typing import Any
 
 import boto3
 from moto import settings as moto_settings
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam import access_control
 from moto.iam.access_control import AssumedRoleAccessKey, IAMPolicy, PermissionResult
 from moto.iam.utils import format_incoming_conditional_values
+from moto.secretsmanager.models import secretsmanager_backends
 from moto.sts.models import sts_backends
 
 from terraform.tfhelpers import state_resources
@@ -44,6 +50,12 @@ from terraform.tfhelpers import state_resources
 REGION = "us-east-1"
 # Services whose requests moto maps to the resource they touch; others are checked against "*".
 RESOURCE_AWARE = ("s3", "sqs", "sts", "iam")
+# SQS's batch operations and the IAM action that authorises them (AWS's SQS API permissions reference).
+SQS_BATCH_ACTIONS = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 SESSION = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>\d+):assumed-role/(?P<role>[^/]+)/")
 
 
@@ -74,6 +86,11 @@ GRANTS: dict[str, set[str]] = {}
 # What the Lambda service itself does with a function's role (logs, network interfaces in the VPC,
 # traces), not the component's code: left out of the "unused" column.
 RUNTIME = re.compile(r"^(logs:(CreateLogStream|PutLogEvents)|ec2:.*|xray:.*)$")
+# What a function's SQS event source mapping does with the function's role (polls its queue), when the
+# role consumes a queue (the tests hand the messages to the handlers themselves).
+EVENT_SOURCE = frozenset(
+    {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
+)
 
 
 def record_component(component: str, role: Role) -> None:
@@ -87,6 +104,8 @@ def summary_rows() -> list[tuple[str, str, str, str, str]]:
     rows = []
     for component, role in sorted(COMPONENTS.items()):
         granted = {a for a in GRANTS[role] if not RUNTIME.match(a)}
+        if "sqs:ReceiveMessage" in granted:
+            granted -= EVENT_SOURCE
         used = {c.action for c in CALLS if c.role == role and c.allowed}
         denied = sorted({c.action for c in CALLS if c.role == role and not c.allowed} - used)
         shown = ", ".join(sorted(used)) + (f" (denied: {', '.join(denied)})" if denied else "")
@@ -124,6 +143,7 @@ class StageIam:
     environments: dict[str, dict[str, str]]  # function name -> its environment variables
     bucket: str
     queues: list[str]
+    secrets: dict[str, str]  # secret name -> ARN (the service's own and the database's, RDS-managed)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> StageIam:
@@ -155,6 +175,7 @@ class StageIam:
             },
             bucket=by_type["aws_s3_bucket"][0]["bucket"],
             queues=[q["name"] for q in by_type.get("aws_sqs_queue", [])],
+            secrets=_secrets(by_type),
         )
 
     def role_of(self, function: str) -> Role:
@@ -164,6 +185,20 @@ class StageIam:
         """The one role whose name starts with `prefix` (Terraform's `name_prefix` roles)."""
         (role,) = [r for name, r in self.roles.items() if name.startswith(prefix)]
         return role
+
+
+def _secrets(by_type: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    secrets = {s["name"]: s["arn"] for s in by_type.get("aws_secretsmanager_secret", [])}
+    for instance in by_type.get("aws_db_instance", []):
+        for managed in instance.get("master_user_secret") or []:
+            arn = managed["secret_arn"]
+            secrets[secret_name(arn)] = arn
+    return secrets
+
+
+def secret_name(arn: str) -> str:
+    """The name in a secret's ARN (`arn:…:secret:<name>-<6 characters AWS adds>`)."""
+    return arn.split(":secret:", 1)[1].rsplit("-", 1)[0]
 
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,6 +229,8 @@ def _granting_action(policies: list[Any], action: str) -> str | None:
 
 
 def _check_action_permitted(self: Any, resource: str) -> None:
+    # moto names SQS's batch operations as actions; IAM has none: each is authorised by its single action.
+    self._action = SQS_BATCH_ACTIONS.get(self._action, self._action)
     if self._action == "s3:DeleteObject" and "/" not in resource:
         # DeleteObjects (POST /?delete): moto checks the bucket, AWS checks s3:DeleteObject on each key.
         body = self._body.decode() if isinstance(self._body, bytes) else str(self._body)
@@ -210,6 +247,8 @@ def _check_one(self: Any, resource: str) -> None:
     action = self._action
     try:
         service = action.split(":", 1)[0]
+        if resource == "*" and service == "secretsmanager":
+            resource = _secret_arn(self)
         if resource == "*" and service not in RESOURCE_AWARE:
             granting = _granting_action(key.collect_policies(), self._action)
             action = granting if granting and "*" not in granting else action
@@ -225,6 +264,16 @@ def _check_one(self: Any, resource: str) -> None:
         allowed = True
     finally:
         CALLS.append(Call(role, action, resource, allowed))
+
+
+def _secret_arn(request: Any) -> str:
+    """The ARN of the secret a Secrets Manager request names ("*" when it names none or an unknown one)."""
+    try:
+        secret_id = json.loads(request._body or b"{}").get("SecretId")
+    except (json.JSONDecodeError, AttributeError):
+        return "*"
+    store = secretsmanager_backends[request.account_id][request._region].secrets
+    return str(store[secret_id].arn) if secret_id and secret_id in store else "*"
 
 
 def _check_role_trust_relationship(self: Any, role_arn: str) -> bool:
@@ -279,6 +328,18 @@ def provision(stage: StageIam) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     for queue in stage.queues:
         sqs.create_queue(QueueName=queue)
+
+
+def provision_secrets(stage: StageIam, values: dict[str, str]) -> dict[str, str]:
+    """The stage's secrets (name -> value) in the current moto mock, each with the ARN the stage gives it
+    (moto would give another suffix), so the functions' `*_SECRET_ARN` settings name them as deployed.
+    Returns name -> ARN."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    store = secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets
+    for name, value in values.items():
+        client.create_secret(Name=name, SecretString=value)
+        store[name].arn = stage.secrets[name]
+    return {name: stage.secrets[name] for name in values}
 
 
 def role_credentials(role: Role, session_name: str = "iam-test") -> dict[str, str]:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from starlette.testclient import TestClient
 
-from iam.conftest import API_KEY, Components
+from iam.conftest import API_KEY, Components, job_queue
 from iam.emulator import REGION, StageIam, calls_of_this_test, enforced
 from support.moto_batch import ECR_REGISTRY, ecr_image
 from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
@@ -24,25 +24,6 @@ pytestmark = pytest.mark.slow  # the applied Terraform stage it needs takes minu
 
 AUTH = {"Api-Key": API_KEY}
 ALLOWED = f'["{ECR_REGISTRY}/"]'  # a deployment's var.validator_images (the local env lists none)
-
-
-def job_queue(stage: StageIam, arn: str) -> None:
-    """The Batch job queue the setting names, as Terraform creates it (moto gives it the same ARN)."""
-    batch: Any = boto3.client("batch", region_name=REGION)
-    service_role = stage.role_named("upload-local-batch-svc-").arn
-    environment = batch.create_compute_environment(
-        computeEnvironmentName="upload-local-iam-test",
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=service_role,
-    )
-    queue = batch.create_job_queue(
-        jobQueueName=arn.rsplit("/", 1)[1],
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}],
-    )
-    assert queue["jobQueueArn"] == arn
 
 
 def test_scheduler_submits_the_job_and_the_sweep_checks_it(

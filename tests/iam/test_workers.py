@@ -1,5 +1,6 @@
 """The workers' code with the credentials of the roles Terraform gives their Lambdas, in an
-IAM-enforcing moto: the checksum worker (inline checksum), the deletion worker and the checksum reaper."""
+IAM-enforcing moto: the checksum worker (inline checksum), the deletion worker, the checksum reaper,
+reconciliation and the health report."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from iam.emulator import REGION, StageIam, calls_of_this_test, enforced
 from support.checksums import reference_checksums
 from support.factories import make_area, make_checksum, make_file
 from upload_api.workers.deletion import handle_deletion_message
+from upload_checksum import lambda_handlers as lambda_entry
 from upload_checksum.reaper import reap
 from upload_checksum.worker import Outcome, handle_record
 from upload_common.checksum_tags import checksum_tags
 from upload_common.domain import areas
+from upload_common.health_report import compute_health_report
 from upload_common.jobs.factory import make_job_runner
 from upload_common.models import utcnow
 from upload_common.statuses import AreaStatus
@@ -105,3 +108,56 @@ def test_reaper_asks_batch_about_a_stalled_checksum_job(components: Components, 
     assert refusals() == []
     used = {c.action for c in calls_of_this_test()}
     assert "batch:DescribeJobs" in used
+
+
+def test_reconcile_lists_the_area_queues_what_was_lost_and_reverifies(
+    client: TestClient, components: Components, aws: StageIam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = b"@r1\nACGT\n+\n!!!!\n"
+    with enforced():
+        area = new_area(client)
+        stored = client.put(
+            f"/v1/area/{area}/R1.fastq",
+            headers={**AUTH, "Content-Type": "text/plain; dcp-type=data"},
+            content=data,
+        )
+        assert stored.status_code == 201, stored.text
+    # An object whose event was lost (stored with the submitter's credentials: test_submitter.py).
+    boto3.client("s3", region_name=REGION).put_object(Bucket=aws.bucket, Key=f"{area}/lost.fastq", Body=data)
+    reconciler = components.context("reconcile", "upload-local-reconcile")
+    monkeypatch.setattr(lambda_entry, "_context", lambda: reconciler)
+    with enforced():  # the function's scheduled event, invoked by hand with a sample (as its docstring says)
+        report = lambda_entry.reconcile_handler({"area": area, "verify_sample": 1}, None)
+    assert (report["never_recorded"], report["verified"], report["mismatched"]) == (1, 1, 0)
+    queued = [json.loads(body) for body in received(f"{reconciler.settings.queue_url}-checksum")]
+    assert {"area_uuid": area, "name": "lost.fastq"}.items() <= queued[-1].items()
+    assert refusals() == []
+    assert {"s3:ListBucket", "s3:GetObject", "sqs:SendMessage"} <= {c.action for c in calls_of_this_test()}
+
+
+def test_health_report_reads_the_dead_letter_depths_and_nothing_else(
+    components: Components, aws: StageIam
+) -> None:
+    reporter = components.context("health report", "upload-local-health-report")
+    with enforced():
+        report = compute_health_report(reporter)
+    assert report.unreadable == {}
+    assert set(report.dead_letters) == {"checksum", "deletion", "validation"}
+    assert refusals() == []
+    assert {c.action for c in calls_of_this_test()} == {"sqs:GetQueueAttributes"}
+
+
+def test_checksum_worker_deletes_an_object_that_reached_an_area_being_deleted(
+    client: TestClient, components: Components, aws: StageIam
+) -> None:
+    with enforced():
+        area = new_area(client)
+        assert client.delete(f"/v1/area/{area}", headers=AUTH).status_code == 202
+    # Written with credentials issued before the deletion began (the deletion worker has not run yet).
+    s3: Any = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=aws.bucket, Key=f"{area}/late.fastq", Body=b"ACGT")
+    worker = components.context("checksum worker (inline)", "upload-local-checksum")
+    with enforced():
+        assert handle_record(worker, s3_event(area, "late.fastq", 4)) == [Outcome.REMOVED]
+    assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=f"{area}/")["KeyCount"] == 0
+    assert refusals() == []

@@ -64,10 +64,16 @@ class ThrowawayPostgres:
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({result.returncode}): {result.stderr or result.stdout}")
 
-    def start(self) -> ThrowawayPostgres:
+    def start(self, *, password_roles: tuple[str, ...] = ()) -> ThrowawayPostgres:
+        """Start the server; `password_roles` must log in over TCP with their password (SCRAM), every
+        other user is trusted."""
         self._run(
             "initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
         )
+        if password_roles:
+            hba = self.datadir / "pg_hba.conf"  # the first matching line wins: these go first
+            rules = "".join(f"host all {role} 127.0.0.1/32 scram-sha-256\n" for role in password_roles)
+            hba.write_text(rules + hba.read_text())
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"

@@ -31,6 +31,8 @@ EXPECTED_HANDLERS = {
     "upload-local-dispatcher": "upload_api.lambda_handlers.dispatcher_handler",
     "upload-local-validation-sweep": "upload_api.lambda_handlers.validation_sweep_handler",
     "upload-local-reconcile": "upload_checksum.lambda_handlers.reconcile_handler",
+    "upload-local-migrate": "upload_common.migration_handler.handler",
+    "upload-local-health-report": "upload_api.lambda_handlers.health_report_handler",
 }
 
 
@@ -49,6 +51,8 @@ def test_apply_creates_the_whole_stage(local_stage: AppliedStage) -> None:
         "aws_lambda_event_source_mapping",
         "aws_cloudwatch_event_rule",
         "aws_secretsmanager_secret",
+        "aws_sns_topic",
+        "aws_cloudwatch_metric_alarm",
     ):
         assert kind in kinds, f"the local stage lacks {kind}"
     assert len(resources) > 100
@@ -74,7 +78,17 @@ def test_lambda_environments_use_only_settings_fields(local_stage: AppliedStage)
             name for name in variables if name not in fields and not name.startswith(BOTO3_VARIABLES)
         )
         assert not unknown, f"{function} gets variables that no setting reads: {unknown}"
-        assert {"UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_DATABASE_SECRET_ARN"} <= set(variables)
+        # The migration function logs in with the master secret; the services with IAM tokens as their role.
+        if function == "upload-local-migrate":
+            assert set(variables) == {"UPLOAD_DATABASE_URL", "UPLOAD_DATABASE_SECRET_ARN"}
+            continue
+        assert {
+            "UPLOAD_STORAGE_URL",
+            "UPLOAD_QUEUE_URL",
+            "UPLOAD_DATABASE_IAM_AUTH",
+            "UPLOAD_DATABASE_USER",
+        } <= set(variables)
+        assert "UPLOAD_DATABASE_SECRET_ARN" not in variables
         # Secret values never travel in the environment, only the ARNs of their secrets.
         assert not {"UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY"} & set(variables)
 
@@ -143,3 +157,109 @@ def test_bucket_blocks_public_access(local_stage: AppliedStage) -> None:
     block = local_stage.client("s3").get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
     assert len(block) == 4
+
+
+def test_the_stage_is_watched_by_alarms_on_one_encrypted_topic(local_stage: AppliedStage) -> None:
+    topics = [t["TopicArn"] for t in local_stage.client("sns").list_topics()["Topics"]]
+    [topic] = [arn for arn in topics if arn.endswith(":upload-local-alarms")]
+    attributes = local_stage.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["KmsMasterKeyId"]
+    [statement] = json.loads(attributes["Policy"])["Statement"]
+    assert set(statement["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+
+    alarms = local_stage.client("cloudwatch").describe_alarms(AlarmNamePrefix="upload-local-")["MetricAlarms"]
+    by_name = {alarm["AlarmName"]: alarm for alarm in alarms}
+    functions = {f.removeprefix("upload-local-").replace("-", "_") for f in EXPECTED_HANDLERS}
+    expected = (
+        {f"upload-local-{kind}-{queue}" for kind in ("dead-letters", "oldest-message") for queue in QUEUES}
+        | {f"upload-local-{kind}-{function}" for kind in ("errors", "throttles") for function in functions}
+        | {"upload-local-api-5xx", "upload-local-notifications-failed"}
+        | {f"upload-local-database-{what}" for what in ("cpu", "free-storage", "connections")}
+    )
+    assert set(by_name) == expected
+    assert all(alarm["AlarmActions"] == [topic] for alarm in alarms)
+    assert by_name["upload-local-dead-letters-checksum"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": "upload-local-checksum-dlq"}
+    ]
+    assert by_name["upload-local-notifications-failed"]["Namespace"] == "dcp-upload"
+
+    events = local_stage.client("events")
+    pattern = json.loads(events.describe_rule(Name="upload-local-batch-job-failed")["EventPattern"])
+    assert (pattern["source"], pattern["detail"]["status"]) == (["aws.batch"], ["FAILED"])
+    [target] = events.list_targets_by_rule(Rule="upload-local-batch-job-failed")["Targets"]
+    assert target["Arn"] == topic
+    schedule = events.describe_rule(Name="upload-local-health-report")["ScheduleExpression"]
+    assert schedule.startswith("cron(")
+    [target] = events.list_targets_by_rule(Rule="upload-local-health-report")["Targets"]
+    assert target["Arn"].endswith(":function:upload-local-health-report")
+
+
+def test_queues_keep_messages_14_days_and_outlive_six_consumer_timeouts(local_stage: AppliedStage) -> None:
+    sqs = local_stage.client("sqs")
+    lambdas = local_stage.client("lambda")
+    consumers = {"checksum": "checksum", "deletion": "deletion", "validation": "scheduler"}
+    for queue, consumer in consumers.items():
+        for name in (f"upload-local-{queue}", f"upload-local-{queue}-dlq"):
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            assert attributes["MessageRetentionPeriod"] == "1209600", name
+        timeout = lambdas.get_function_configuration(FunctionName=f"upload-local-{consumer}")["Timeout"]
+        url = sqs.get_queue_url(QueueName=f"upload-local-{queue}")["QueueUrl"]
+        visibility = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+            "Attributes"
+        ]
+        assert int(visibility["VisibilityTimeout"]) >= 6 * timeout, queue
+
+
+QUEUES = ("checksum", "deletion", "validation")
+
+
+BUILTIN_VALIDATOR_IMAGES = ("validator-fastq", "validator-gzip", "validator-json")
+
+
+def test_registry_repositories_are_immutable_scanned_and_expire_old_images(local_stage: AppliedStage) -> None:
+    ecr = local_stage.client("ecr")
+    repositories = {
+        r["repositoryName"]: r
+        for r in ecr.describe_repositories()["repositories"]
+        if r["repositoryName"].startswith("upload-local/")
+    }
+    assert set(repositories) == {
+        f"upload-local/{i}" for i in ("checksum", "validator-base", *BUILTIN_VALIDATOR_IMAGES)
+    }
+    assert local_stage.outputs["ecr_repository_urls"]["value"] == {
+        name.split("/", 1)[1]: r["repositoryUri"] for name, r in repositories.items()
+    }
+    for name, repository in repositories.items():
+        assert repository["imageTagMutability"] == "IMMUTABLE", name
+        assert repository["imageScanningConfiguration"]["scanOnPush"], name
+        assert repository["encryptionConfiguration"]["encryptionType"] == "KMS", name
+        rules = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])["rules"]
+        assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "tagged"], name
+
+
+def test_artifacts_bucket_is_versioned_encrypted_and_private(local_stage: AppliedStage) -> None:
+    s3 = local_stage.client("s3")
+    bucket = local_stage.outputs["s3_artifacts_bucket_id"]["value"]
+    assert bucket == "upload-local-artifacts"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    [rule] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert len(block) == 4
+
+
+def test_jobs_run_the_images_of_the_stages_registry(local_stage: AppliedStage) -> None:
+    urls = local_stage.outputs["ecr_repository_urls"]["value"]
+    lambdas = local_stage.client("lambda")
+    checksum = lambdas.get_function_configuration(FunctionName="upload-local-checksum")["Environment"][
+        "Variables"
+    ]
+    assert checksum["UPLOAD_CHECKSUM_JOB_IMAGE"] == f"{urls['checksum']}:local"
+    scheduler = lambdas.get_function_configuration(FunctionName="upload-local-scheduler")["Environment"][
+        "Variables"
+    ]
+    assert json.loads(scheduler["UPLOAD_VALIDATOR_IMAGES"]) == [
+        f"{urls[i]}:local" for i in BUILTIN_VALIDATOR_IMAGES
+    ]

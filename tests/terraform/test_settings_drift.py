@@ -43,6 +43,9 @@ def test_the_wiring_is_all_there() -> None:
         "UPLOAD_BATCH_NAME_PREFIX",
         "UPLOAD_DATABASE_URL",
         "UPLOAD_DATABASE_SECRET_ARN",
+        "UPLOAD_DATABASE_IAM_AUTH",
+        "UPLOAD_DATABASE_USER",
+        "UPLOAD_HEALTH_WEBHOOK_URL_SECRET_ARN",
         "UPLOAD_API_KEYS_SECRET_ARN",
         "UPLOAD_INGEST_SECRET_ARN",
         "UPLOAD_SECRET_KEY_SECRET_ARN",
@@ -60,7 +63,14 @@ def test_the_wiring_is_all_there() -> None:
     assert expected <= used, f"missing from the Lambda environments: {sorted(expected - used)}"
     # Secret values are never wired: only the ARNs of the secrets that hold them.
     assert (
-        not {"UPLOAD_API_KEYS", "UPLOAD_INGEST_SECRET", "UPLOAD_SECRET_KEY", "UPLOAD_INGEST_JWT_KEY"} & used
+        not {
+            "UPLOAD_API_KEYS",
+            "UPLOAD_INGEST_SECRET",
+            "UPLOAD_SECRET_KEY",
+            "UPLOAD_INGEST_JWT_KEY",
+            "UPLOAD_HEALTH_WEBHOOK_URL",
+        }
+        & used
     )
 
 
@@ -76,9 +86,17 @@ def test_wired_handlers_are_functions_of_the_packages() -> None:
             for handler in HANDLER.findall(COMMENT.sub("", path.read_text()))
         }
     )
-    assert len(handlers) == 8, handlers
+    assert len(handlers) == 9, handlers  # the api's, 7 workers' and the health report's
     for handler in handlers:
         module, _, function = handler.rpartition(".")
         assert callable(getattr(importlib.import_module(module), function, None)), (
             f"{handler} is not a function"
         )
+
+
+def test_the_migration_function_runs_the_common_packages_handler() -> None:
+    code = COMMENT.sub("", (REPO_ROOT / "terraform/modules/upload_service/migration.tf").read_text())
+    (handler,) = re.findall(r'handler\s*=\s*"([a-z_.]+)"', code)
+    module, _, function = handler.rpartition(".")
+    assert handler == "upload_common.migration_handler.handler"
+    assert callable(getattr(importlib.import_module(module), function, None))

@@ -13,7 +13,18 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KNOWN_MIRRORS = ("/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/local/share/terraform/plugins")
 AWS_PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
-MODULES = ("network", "database", "storage", "lambda_function", "api", "workers", "batch", "upload_service")
+MODULES = (
+    "network",
+    "database",
+    "storage",
+    "lambda_function",
+    "api",
+    "workers",
+    "batch",
+    "upload_service",
+    "registry",
+    "monitoring",
+)
 ENVS = ("dev", "staging", "prod", "local")
 
 

@@ -27,8 +27,10 @@ provider "aws" {
   endpoints {
     apigatewayv2   = var.aws_endpoint_url
     batch          = var.aws_endpoint_url
+    cloudwatch     = var.aws_endpoint_url
     cloudwatchlogs = var.aws_endpoint_url
     ec2            = var.aws_endpoint_url
+    ecr            = var.aws_endpoint_url
     eventbridge    = var.aws_endpoint_url
     iam            = var.aws_endpoint_url
     kms            = var.aws_endpoint_url
@@ -36,6 +38,7 @@ provider "aws" {
     rds            = var.aws_endpoint_url
     s3             = var.aws_endpoint_url
     secretsmanager = var.aws_endpoint_url
+    sns            = var.aws_endpoint_url
     sqs            = var.aws_endpoint_url
     sts            = var.aws_endpoint_url
   }
@@ -48,6 +51,16 @@ provider "aws" {
   }
 }
 
+# The same registry as the other stages (moto keeps repositories, scanning settings and lifecycle
+# policies, and the bucket). The functions keep reading local zips: nothing here uploads them.
+module "registry" {
+  source = "../../modules/registry"
+
+  name                  = "upload-local"
+  artifacts_bucket_name = "upload-local-artifacts"
+  force_destroy         = true
+}
+
 module "upload_service" {
   source = "../../modules/upload_service"
 
@@ -55,6 +68,13 @@ module "upload_service" {
   bucket_name        = "upload-local"
   api_zip_path       = var.api_zip_path
   checksum_zip_path  = var.checksum_zip_path
+  checksum_job_image = "${module.registry.ecr_repository_urls["checksum"]}:${var.image_tag}"
+  validator_images = [
+    for image in ["validator-fastq", "validator-gzip", "validator-json"] : "${module.registry.ecr_repository_urls[image]}:${var.image_tag}"
+  ]
+  validator_repository_arns = [
+    for image in ["validator-fastq", "validator-gzip", "validator-json"] : module.registry.ecr_repository_arns[image]
+  ]
   vpc_cidr_block     = "10.250.0.0/16"
   availability_zones = ["us-east-1a", "us-east-1b"]
 
@@ -70,8 +90,12 @@ module "upload_service" {
   # Emulator gaps (see README): moto needs a Batch service role and has no SQS redrive-allow policy.
   batch_create_service_role    = true
   restrict_dead_letter_sources = false
+  run_migrations               = false # the emulator cannot run Lambda code (the migration handler is tested in Python)
   force_destroy_bucket         = true
   secret_recovery_window_days  = 0
   kms_deletion_window_days     = 7
   log_retention_days           = 1
+
+  # Who hears of alarms (the stage's SNS topic); the health report's webhook is a secret (docs/operations.md).
+  alarm_subscriptions = var.alarm_subscriptions
 }

@@ -49,3 +49,23 @@ output "lambda_function_names" {
   description = "Every function of the stage, by logical name."
   value       = module.upload_service.lambda_function_names
 }
+
+output "ecr_repository_urls" {
+  description = "Repository of each image, by image."
+  value       = module.registry.ecr_repository_urls
+}
+
+output "s3_artifacts_bucket_id" {
+  description = "Artifacts bucket of the stage."
+  value       = module.registry.s3_artifacts_bucket_id
+}
+
+output "migration_function_name" {
+  description = "The migration function (deploy.migrate invokes it when the apply did not)."
+  value       = module.upload_service.migration_function_name
+}
+
+output "database_migration" {
+  description = "What the apply's migration did, as JSON (from_revision, to_revision, applied); null when it did not run."
+  value       = module.upload_service.database_migration
+}

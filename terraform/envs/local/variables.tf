@@ -9,11 +9,28 @@ variable "aws_endpoint_url" {
 }
 
 variable "api_zip_path" {
-  description = "Path of dist/lambda/api.zip."
+  description = "Path of dist/lambda/api.zip; null only for `bootstrap`, which plans the registry alone."
   type        = string
+  default     = null
 }
 
 variable "checksum_zip_path" {
-  description = "Path of dist/lambda/checksum.zip."
+  description = "Path of dist/lambda/checksum.zip; null only for `bootstrap`, which plans the registry alone."
   type        = string
+  default     = null
+}
+
+variable "image_tag" {
+  description = "Tag of the images in the local registry (nothing is pushed to the emulator)."
+  type        = string
+  default     = "local"
+}
+
+variable "alarm_subscriptions" {
+  description = "SNS subscriptions of the stage's alarm topic, e.g. `[{ protocol = \"email\", endpoint = \"ops@example.org\" }]` (email ones must be confirmed by their recipient)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
 }

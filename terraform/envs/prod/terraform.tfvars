@@ -1,8 +1,9 @@
 # Non-secret settings of the prod stage (its own account). Secrets are never here: see docs/deployment.md.
-bucket_name        = "org-humancellatlas-upload-prod"
-vpc_cidr_block     = "10.240.0.0/16"
-availability_zones = ["us-east-1a", "us-east-1c", "us-east-1d"]
-ingest_url         = "https://api.ingest.archive.data.humancellatlas.org"
+bucket_name           = "org-humancellatlas-upload-prod"
+artifacts_bucket_name = "org-humancellatlas-upload-prod-artifacts"
+vpc_cidr_block        = "10.240.0.0/16"
+availability_zones    = ["us-east-1a", "us-east-1c", "us-east-1d"]
+ingest_url            = "https://api.ingest.archive.data.humancellatlas.org"
 
 database = {
   instance_class        = "db.m7g.large"

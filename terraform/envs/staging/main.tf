@@ -1,5 +1,5 @@
 # Stage `staging`: state in S3 (locked with S3's conditional writes), one call of the service module.
-# Non-secret settings are in terraform.tfvars; the zips' paths come from the deploy command.
+# Non-secret settings are in terraform.tfvars; the zips' keys and the image tag come from the deploy command.
 
 terraform {
   required_version = ">= 1.10"
@@ -31,13 +31,39 @@ provider "aws" {
   }
 }
 
+# Image repositories and the artifacts bucket: applied alone first on a stage's first deploy
+# (`python -m deploy staging bootstrap`), since images and zips are pushed there before the plan.
+module "registry" {
+  source = "../../modules/registry"
+
+  name                  = "upload-staging"
+  artifacts_bucket_name = var.artifacts_bucket_name
+}
+
+locals {
+  # The pipeline pushes each image tagged `<version of its package>-<commit>` (var.image_tags) before it plans.
+  images             = { for image, url in module.registry.ecr_repository_urls : image => "${url}:${var.image_tags[image]}" }
+  builtin_validators = ["validator-fastq", "validator-gzip", "validator-json"]
+}
+
 module "upload_service" {
   source = "../../modules/upload_service"
 
-  name                       = "upload-staging"
-  bucket_name                = var.bucket_name
-  api_zip_path               = var.api_zip_path
-  checksum_zip_path          = var.checksum_zip_path
+  name        = "upload-staging"
+  bucket_name = var.bucket_name
+
+  # The zips are in the artifacts bucket under their content hash (uploaded by `python -m deploy`).
+  artifacts_bucket    = module.registry.s3_artifacts_bucket_id
+  api_zip_s3_key      = var.api_zip_s3_key
+  api_zip_sha256      = var.api_zip_sha256
+  checksum_zip_s3_key = var.checksum_zip_s3_key
+  checksum_zip_sha256 = var.checksum_zip_sha256
+
+  # Every image Batch runs comes from this stage's registry (a test checks every stage wires them).
+  checksum_job_image        = local.images["checksum"]
+  validator_images          = concat([for image in local.builtin_validators : local.images[image]], var.validator_images)
+  validator_repository_arns = concat([for image in local.builtin_validators : module.registry.ecr_repository_arns[image]], var.validator_repository_arns)
+
   vpc_cidr_block             = var.vpc_cidr_block
   availability_zones         = var.availability_zones
   database                   = var.database
@@ -45,5 +71,7 @@ module "upload_service" {
   ingest_url                 = var.ingest_url
   api_domain_name            = var.api_domain_name
   api_certificate_arn        = var.api_certificate_arn
-  validator_images           = var.validator_images
+
+  # Who hears of alarms (the stage's SNS topic); the health report's webhook is a secret (docs/operations.md).
+  alarm_subscriptions = var.alarm_subscriptions
 }

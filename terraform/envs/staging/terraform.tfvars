@@ -1,8 +1,9 @@
 # Non-secret settings of the staging stage. Secrets are never here: see docs/deployment.md.
-bucket_name        = "org-humancellatlas-upload-staging"
-vpc_cidr_block     = "10.241.0.0/16"
-availability_zones = ["us-east-1a", "us-east-1c", "us-east-1d"]
-ingest_url         = "https://api.ingest.staging.archive.data.humancellatlas.org"
+bucket_name           = "org-humancellatlas-upload-staging"
+artifacts_bucket_name = "org-humancellatlas-upload-staging-artifacts"
+vpc_cidr_block        = "10.241.0.0/16"
+availability_zones    = ["us-east-1a", "us-east-1c", "us-east-1d"]
+ingest_url            = "https://api.ingest.staging.archive.data.humancellatlas.org"
 
 database = {
   instance_class        = "db.t4g.medium"

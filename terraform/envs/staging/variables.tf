@@ -9,14 +9,43 @@ variable "bucket_name" {
   type        = string
 }
 
-variable "api_zip_path" {
-  description = "Path of dist/lambda/api.zip (passed by `python -m deploy`)."
+variable "artifacts_bucket_name" {
+  description = "Name of the artifacts bucket (Lambda zips by content hash)."
   type        = string
 }
 
-variable "checksum_zip_path" {
-  description = "Path of dist/lambda/checksum.zip (passed by `python -m deploy`)."
+variable "image_tags" {
+  description = "Tag of each image in the stage's repositories, by image: `<version of its package>-<commit>` (passed by `python -m deploy`)."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for tag in values(var.image_tags) : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag))])
+    error_message = "image_tags values must be Docker tags: letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-'."
+  }
+}
+
+variable "api_zip_s3_key" {
+  description = "Key of api.zip in the artifacts bucket, `lambda/<sha256>/api.zip` (passed by `python -m deploy`; null only for `bootstrap`, which plans the registry alone)."
   type        = string
+  default     = null
+}
+
+variable "api_zip_sha256" {
+  description = "Base64 SHA-256 of api.zip (passed by `python -m deploy`; null only for `bootstrap`, which plans the registry alone)."
+  type        = string
+  default     = null
+}
+
+variable "checksum_zip_s3_key" {
+  description = "Key of checksum.zip in the artifacts bucket, `lambda/<sha256>/checksum.zip` (passed by `python -m deploy`; null only for `bootstrap`, which plans the registry alone)."
+  type        = string
+  default     = null
+}
+
+variable "checksum_zip_sha256" {
+  description = "Base64 SHA-256 of checksum.zip (passed by `python -m deploy`; null only for `bootstrap`, which plans the registry alone)."
+  type        = string
+  default     = null
 }
 
 variable "vpc_cidr_block" {
@@ -75,7 +104,22 @@ variable "api_certificate_arn" {
 }
 
 variable "validator_images" {
-  description = "Validator images callers may run (UPLOAD_VALIDATOR_IMAGES): exact references or registry/repository prefixes ending in `/`; empty: none."
+  description = "Validator images callers may run besides the stage's built-in validators (UPLOAD_VALIDATOR_IMAGES): exact references or registry/repository prefixes ending in `/`."
   type        = list(string)
   default     = []
+}
+
+variable "validator_repository_arns" {
+  description = "ECR repositories of the extra validator_images that the scheduler may look up, besides the built-in validators' repositories."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_subscriptions" {
+  description = "SNS subscriptions of the stage's alarm topic, e.g. `[{ protocol = \"email\", endpoint = \"ops@example.org\" }]` (email ones must be confirmed by their recipient)."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
 }

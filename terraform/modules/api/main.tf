@@ -25,6 +25,8 @@ module "function" {
   function_name                  = var.name
   description                    = "DCP upload service REST API"
   filename                       = var.filename
+  s3_bucket                      = var.s3_bucket
+  s3_key                         = var.s3_key
   source_code_hash               = var.source_code_hash
   handler                        = var.handler
   memory_size                    = var.memory_size

@@ -9,12 +9,25 @@ variable "name" {
 }
 
 variable "filename" {
-  description = "Path of the API's deployment zip (dist/lambda/api.zip)."
+  description = "Path of the API's deployment zip (dist/lambda/api.zip); null: the zip is `s3_bucket`/`s3_key`."
   type        = string
+  default     = null
+}
+
+variable "s3_bucket" {
+  description = "Artifacts bucket that holds the API's zip; null: the zip is `filename`."
+  type        = string
+  default     = null
+}
+
+variable "s3_key" {
+  description = "Key of the API's zip in `s3_bucket`."
+  type        = string
+  default     = null
 }
 
 variable "source_code_hash" {
-  description = "Base64 SHA-256 of the zip; null: computed from the file."
+  description = "Base64 SHA-256 of the zip; null: computed from `filename` (required with `s3_key`)."
   type        = string
   default     = null
 }

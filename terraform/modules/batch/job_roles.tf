@@ -25,7 +25,7 @@ resource "aws_iam_role" "job" {
 locals {
   # Kinds of job whose role has permissions; the others (validation) get a role with none.
   job_object_actions = {
-    checksum = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging"]
+    checksum = ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"]
   }
   jobs_with_permissions = { for kind, actions in local.job_object_actions : kind => actions if contains(keys(var.compute_environments), kind) }
 }

@@ -1,7 +1,9 @@
 # AWS Batch for the jobs that do not fit in a Lambda: one managed EC2 compute environment and one job
 # queue per kind of job (checksum, validation), and one role per kind that the jobs run as. Job
 # definitions are registered at run time by the functions (one per image, named with
-# `job_definition_name_prefix`), as validators are images chosen by the caller.
+# `job_definition_name_prefix`), as validators are images chosen by the caller; the Python that registers
+# and submits them (upload_common.jobs.batch) gives each a retry strategy that retries host terminations
+# (Spot interruptions) and never application errors.
 
 data "aws_partition" "current" {}
 

@@ -32,3 +32,8 @@ output "security_group_id" {
   description = "Security group of the database."
   value       = aws_security_group.this.id
 }
+
+output "db_instance_resource_id" {
+  description = "Resource id of the instance (`db-...`): IAM database authentication grants `rds-db:connect` on `dbuser:<resource id>/<role>`."
+  value       = aws_db_instance.this.resource_id
+}

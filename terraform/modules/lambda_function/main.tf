@@ -108,6 +108,8 @@ resource "aws_lambda_function" "this" {
   description      = var.description
   role             = aws_iam_role.this.arn
   filename         = var.filename
+  s3_bucket        = var.s3_bucket
+  s3_key           = var.s3_key
   source_code_hash = var.source_code_hash != null ? var.source_code_hash : filebase64sha256(var.filename)
   handler          = var.handler
   runtime          = var.runtime

@@ -15,19 +15,42 @@ variable "description" {
 }
 
 variable "filename" {
-  description = "Path of the deployment zip built by `make dist`."
+  description = "Path of the deployment zip built by `make dist`; null: the zip is `s3_bucket`/`s3_key`."
   type        = string
+  default     = null
 
   validation {
-    condition     = endswith(var.filename, ".zip")
+    condition     = var.filename == null || endswith(coalesce(var.filename, "x"), ".zip")
     error_message = "filename must be the path of a .zip file."
   }
 }
 
-variable "source_code_hash" {
-  description = "Base64 SHA-256 of the zip; null: computed from the file."
+variable "s3_bucket" {
+  description = "Artifacts bucket that holds the deployment zip (uploaded by `python -m deploy`); null: the zip is `filename`."
   type        = string
   default     = null
+}
+
+variable "s3_key" {
+  description = "Key of the deployment zip in `s3_bucket` (`lambda/<sha256>/<name>.zip`)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.s3_key == null) == (var.s3_bucket == null) && (var.s3_key == null) != (var.filename == null)
+    error_message = "give either filename, or s3_bucket and s3_key (not both)."
+  }
+}
+
+variable "source_code_hash" {
+  description = "Base64 SHA-256 of the zip; null: computed from `filename` (required with `s3_key`)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.source_code_hash != null || var.s3_key == null
+    error_message = "source_code_hash is required with s3_key: Terraform cannot read the zip in the bucket."
+  }
 }
 
 variable "handler" {

@@ -19,10 +19,10 @@ variable "queue_name_prefix" {
 }
 
 variable "queues" {
-  description = "The service's logical queues by name; `checksum` receives the bucket's object-created events."
+  description = "The service's logical queues by name; `checksum` receives the bucket's object-created events. Messages are kept 14 days (SQS's maximum) so an outage of days loses none; the visibility timeout must be at least 6x the consumer's timeout (`consumer_timeout_seconds`), as AWS advises for Lambda consumers."
   type = map(object({
-    visibility_timeout_seconds    = optional(number, 960)
-    message_retention_seconds     = optional(number, 86400)
+    visibility_timeout_seconds    = optional(number, 5400)
+    message_retention_seconds     = optional(number, 1209600)
     max_receive_count             = optional(number, 4)
     dead_letter_retention_seconds = optional(number, 1209600)
   }))
@@ -45,6 +45,24 @@ variable "queues" {
       q.max_receive_count >= 1 && q.max_receive_count <= 1000
     ])
     error_message = "queue settings out of SQS's range: visibility 0-43200 s, retention 60-1209600 s, max_receive_count 1-1000."
+  }
+
+  # A message still being worked on must not become visible to a second consumer: AWS advises a
+  # visibility timeout of 6x the consuming function's timeout (retries of the batch included).
+  validation {
+    condition     = alltrue([for name, q in var.queues : q.visibility_timeout_seconds >= 6 * lookup(var.consumer_timeout_seconds, name, 0)])
+    error_message = "every queue's visibility_timeout_seconds must be at least 6x its consumer's timeout (consumer_timeout_seconds)."
+  }
+}
+
+variable "consumer_timeout_seconds" {
+  description = "Timeout of the function that consumes each queue, by queue name: the queue's visibility timeout must be at least 6x it."
+  type        = map(number)
+  default     = { checksum = 900, deletion = 900, validation = 900 }
+
+  validation {
+    condition     = alltrue([for t in values(var.consumer_timeout_seconds) : t >= 1 && t <= 900])
+    error_message = "consumer_timeout_seconds must be Lambda timeouts: 1-900 s."
   }
 }
 

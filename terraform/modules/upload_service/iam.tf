@@ -4,11 +4,12 @@
 data "aws_iam_policy_document" "api" {
   # PutObjectTagging: a PUT through the API writes the file's checksum tags (hca-dss-*) after its bytes;
   # without it every such upload stores the bytes and answers 503 (tests/iam/test_api.py).
+  # AbortMultipartUpload: a multipart PUT or copy that fails is aborted (upload_common.storage.s3).
+  # No GetObjectVersion: the service never names a version (VersionId) in a request.
   statement {
     sid = "ReadAndStoreObjects"
     actions = [
-      "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging",
-      "s3:AbortMultipartUpload",
+      "s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload",
     ]
     resources = ["${module.storage.s3_bucket_arn}/*"]
   }
@@ -19,15 +20,16 @@ data "aws_iam_policy_document" "api" {
     resources = [module.storage.s3_bucket_arn]
   }
 
+  # The queues' URLs come from UPLOAD_QUEUE_URL: the API never looks one up (GetQueueUrl) nor reads attributes.
   statement {
     sid       = "SendToServiceQueues"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    actions   = ["sqs:SendMessage"]
     resources = values(module.storage.sqs_queue_arns)
   }
 
   statement {
     sid       = "IssueAreaCredentials"
-    actions   = ["sts:AssumeRole", "sts:TagSession"]
+    actions   = ["sts:AssumeRole"]
     resources = [aws_iam_role.submitter.arn]
   }
 
@@ -39,7 +41,7 @@ data "aws_iam_policy_document" "api" {
 
   statement {
     sid       = "ReadServiceSecrets"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    actions   = ["secretsmanager:GetSecretValue"]
     resources = values(local.secret_arns)
   }
 
@@ -53,7 +55,7 @@ data "aws_iam_policy_document" "api" {
 # Only the API function may assume the submitter role; it always narrows the session to one area.
 data "aws_iam_policy_document" "submitter_assume" {
   statement {
-    actions = ["sts:AssumeRole", "sts:TagSession"]
+    actions = ["sts:AssumeRole"]
     principals {
       type        = "AWS"
       identifiers = [module.api.lambda_role_arn]

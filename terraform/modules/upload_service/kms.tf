@@ -57,11 +57,34 @@ data "aws_iam_policy_document" "kms" {
   }
 }
 
+# CloudWatch alarms and EventBridge publish to the (encrypted) alarm topic of the monitoring module.
+data "aws_iam_policy_document" "kms_alarms" {
+  #checkov:skip=CKV_AWS_109:a key policy's "*" resource means this key only
+  #checkov:skip=CKV_AWS_111:a key policy's "*" resource means this key only; bounded by the source account
+  #checkov:skip=CKV_AWS_356:a key policy's "*" resource means this key only
+  source_policy_documents = [data.aws_iam_policy_document.kms.json]
+
+  statement {
+    sid       = "AlarmsPublishToTheTopic"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 resource "aws_kms_key" "this" {
   description             = "Data at rest of ${var.name}"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
-  policy                  = data.aws_iam_policy_document.kms.json
+  policy                  = data.aws_iam_policy_document.kms_alarms.json
 
   tags = var.tags
 }

@@ -8,12 +8,13 @@ locals {
   # The database URL carries no password: the functions add it from UPLOAD_DATABASE_SECRET_ARN at run time.
   database_url = "postgresql+psycopg://${module.database.db_instance_username}@${module.database.db_instance_address}:${module.database.db_instance_port}/${module.database.db_instance_name}?sslmode=require"
 
-  secret_arns = {
-    database   = module.database.db_instance_master_user_secret_arn
+  # The API and the workers read the database secret only when they log in with its password
+  # (database_access.tf); the migration function always does (migration.tf).
+  secret_arns = merge(var.database_iam_auth ? {} : { database = local.database_secret_arn }, {
     api_keys   = aws_secretsmanager_secret.this["api-keys"].arn
     ingest     = aws_secretsmanager_secret.this["ingest-secret"].arn
     secret_key = aws_secretsmanager_secret.this["secret-key"].arn
-  }
+  })
 
   # Settings every function reads; names are fields of upload_common.settings.Settings (a test checks it).
   environment = merge(
@@ -23,7 +24,6 @@ locals {
       UPLOAD_JOB_RUNNER                = "aws-batch"
       UPLOAD_BATCH_NAME_PREFIX         = var.name
       UPLOAD_DATABASE_URL              = local.database_url
-      UPLOAD_DATABASE_SECRET_ARN       = local.secret_arns.database
       UPLOAD_API_KEYS_SECRET_ARN       = local.secret_arns.api_keys
       UPLOAD_INGEST_SECRET_ARN         = local.secret_arns.ingest
       UPLOAD_SECRET_KEY_SECRET_ARN     = local.secret_arns.secret_key
@@ -31,6 +31,7 @@ locals {
       UPLOAD_VALIDATOR_IMAGES          = jsonencode(var.validator_images)
     },
     var.ingest_url == null ? {} : { UPLOAD_INGEST_URL = var.ingest_url },
+    local.database_environment,
   )
 
   # The API's credentials last as long as the submitter role allows (one variable sets both, iam.tf).
@@ -51,7 +52,14 @@ locals {
     UPLOAD_BATCH_JOB_QUEUE    = module.batch.batch_job_queue_arns[kind]
     UPLOAD_BATCH_JOB_ROLE_ARN = module.batch.iam_job_role_arns[kind]
   } }
-  checksum_image_environment = var.checksum_job_image == null ? {} : { UPLOAD_CHECKSUM_JOB_IMAGE = var.checksum_job_image }
+  checksum_image_environment = { UPLOAD_CHECKSUM_JOB_IMAGE = var.checksum_job_image }
+
+  # Timeout of the function that consumes each queue (the workers module's default: 900 s).
+  consumer_timeouts = {
+    checksum   = coalesce(try(var.worker_functions.checksum.timeout, null), 900)
+    deletion   = coalesce(try(var.worker_functions.deletion.timeout, null), 900)
+    validation = coalesce(try(var.worker_functions.scheduler.timeout, null), 900)
+  }
 
   vpc_config = {
     subnet_ids         = module.network.subnet_private_ids
@@ -126,8 +134,11 @@ module "storage" {
 
   bucket_name       = var.bucket_name
   queue_name_prefix = local.queue_name_prefix
-  kms_key_arn       = aws_kms_key.this.arn
-  force_destroy     = var.force_destroy_bucket
+  # Messages kept 14 days; each queue hidden 6x its consuming function's timeout (AWS's advice).
+  queues                   = { for queue, timeout in local.consumer_timeouts : queue => { visibility_timeout_seconds = 6 * timeout } }
+  consumer_timeout_seconds = local.consumer_timeouts
+  kms_key_arn              = aws_kms_key.this.arn
+  force_destroy            = var.force_destroy_bucket
 
   restrict_dead_letter_sources = var.restrict_dead_letter_sources
   tags                         = var.tags
@@ -138,8 +149,10 @@ module "api" {
 
   name             = "${var.name}-api"
   filename         = var.api_zip_path
+  s3_bucket        = var.artifacts_bucket
+  s3_key           = var.api_zip_s3_key
   source_code_hash = var.api_zip_sha256
-  environment_variables = merge(local.environment, local.credentials_duration_environment, {
+  environment_variables = merge(local.environment, local.credentials_duration_environment, local.database_user_environment.api, {
     UPLOAD_SUBMITTER_ROLE_ARN = aws_iam_role.submitter.arn
     UPLOAD_STAGING_ROLE_ARN   = aws_iam_role.staging.arn
   })
@@ -152,6 +165,9 @@ module "api" {
   log_retention_days             = var.log_retention_days
   kms_key_arn                    = aws_kms_key.this.arn
   tags                           = var.tags
+
+  # New code takes traffic only once the schema is migrated (migration.tf).
+  depends_on = [aws_lambda_invocation.migrate]
 }
 
 module "batch" {
@@ -173,10 +189,13 @@ module "workers" {
   name                = var.name
   api_zip_path        = var.api_zip_path
   api_zip_sha256      = var.api_zip_sha256
+  artifacts_bucket    = var.artifacts_bucket
+  api_zip_s3_key      = var.api_zip_s3_key
+  checksum_zip_s3_key = var.checksum_zip_s3_key
   checksum_zip_path   = var.checksum_zip_path
   checksum_zip_sha256 = var.checksum_zip_sha256
   functions           = var.worker_functions
-  environment_variables = merge(local.environment, {
+  environment_variables = merge(local.environment, local.database_user_environment.worker, {
     UPLOAD_PUBLIC_URL = module.api.api_public_url
   })
   # The scheduler also tells validation jobs where to ask for staging credentials (the API issues them).
@@ -201,4 +220,7 @@ module "workers" {
   log_retention_days         = var.log_retention_days
   kms_key_arn                = aws_kms_key.this.arn
   tags                       = var.tags
+
+  # New code runs only once the schema is migrated (migration.tf).
+  depends_on = [aws_lambda_invocation.migrate]
 }

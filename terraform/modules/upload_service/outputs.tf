@@ -59,8 +59,8 @@ output "iam_staging_role_arn" {
 }
 
 output "lambda_function_names" {
-  description = "Every function of the stage, by logical name (api and the workers)."
-  value       = merge({ api = module.api.lambda_function_name }, module.workers.lambda_function_names)
+  description = "Every function of the stage, by logical name (api, migrate, health_report and the workers)."
+  value       = local.function_names
 }
 
 output "batch_job_queue_arns" {
@@ -74,6 +74,36 @@ output "kms_key_arn" {
 }
 
 output "database_security_group_id" {
-  description = "Security group of the database (migrations must run from a group listed in database.extra_client_security_group_ids)."
+  description = "Security group of the database (an operator's `upload-db` must run from a group listed in database.extra_client_security_group_ids; the apply's migration runs in the VPC)."
   value       = module.database.security_group_id
+}
+
+output "migration_function_name" {
+  description = "The migration function (`python -m deploy` invokes it when the apply did not: run_migrations = false)."
+  value       = module.migration.lambda_function_name
+}
+
+output "database_migration" {
+  description = "What the apply's migration did, as the function's JSON result (from_revision, to_revision, applied, rds_iam_roles); null when run_migrations is false."
+  value       = var.run_migrations ? aws_lambda_invocation.migrate[0].result : null
+}
+
+output "db_instance_resource_id" {
+  description = "Resource id of the database instance (the `dbuser:<resource id>/<role>` of IAM database authentication)."
+  value       = module.database.db_instance_resource_id
+}
+
+output "sns_alarm_topic_arn" {
+  description = "The stage's alarm topic: every alarm and FAILED Batch job is published to it."
+  value       = module.monitoring.sns_topic_arn
+}
+
+output "cloudwatch_metric_alarm_names" {
+  description = "Name of every alarm of the stage (runbook: docs/operations.md, \"Alarms\")."
+  value       = module.monitoring.cloudwatch_metric_alarm_names
+}
+
+output "health_webhook_secret_arn" {
+  description = "Secret an operator fills with the health report's webhook URL (`aws secretsmanager put-secret-value`)."
+  value       = aws_secretsmanager_secret.health_webhook.arn
 }

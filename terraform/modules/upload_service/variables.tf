@@ -14,8 +14,27 @@ variable "bucket_name" {
 }
 
 variable "api_zip_path" {
-  description = "Path of dist/lambda/api.zip, built by `make dist`."
+  description = "Path of dist/lambda/api.zip, built by `make dist`; null: `api_zip_s3_key` in `artifacts_bucket`."
   type        = string
+  default     = null
+}
+
+variable "artifacts_bucket" {
+  description = "Artifacts bucket (the registry module's) that holds the Lambda zips, uploaded by `python -m deploy` under `api_zip_s3_key` and `checksum_zip_s3_key`; null: the zips are the local paths."
+  type        = string
+  default     = null
+}
+
+variable "api_zip_s3_key" {
+  description = "Key of api.zip in `artifacts_bucket` (`lambda/<sha256>/api.zip`); needs `api_zip_sha256`."
+  type        = string
+  default     = null
+}
+
+variable "checksum_zip_s3_key" {
+  description = "Key of checksum.zip in `artifacts_bucket` (`lambda/<sha256>/checksum.zip`); needs `checksum_zip_sha256`."
+  type        = string
+  default     = null
 }
 
 variable "api_zip_sha256" {
@@ -25,8 +44,9 @@ variable "api_zip_sha256" {
 }
 
 variable "checksum_zip_path" {
-  description = "Path of dist/lambda/checksum.zip, built by `make dist`."
+  description = "Path of dist/lambda/checksum.zip, built by `make dist`; null: `checksum_zip_s3_key` in `artifacts_bucket`."
   type        = string
+  default     = null
 }
 
 variable "checksum_zip_sha256" {
@@ -188,9 +208,13 @@ variable "checksum_inline_max_bytes" {
 }
 
 variable "checksum_job_image" {
-  description = "Image (with tag or digest) of the checksum job, built from packages/checksum/Dockerfile; null: the settings' default."
+  description = "Image (with tag or digest) of the checksum job, built from packages/checksum/Dockerfile and pushed to the registry module's `checksum` repository. Required: without it files above `checksum_inline_max_bytes` go to an image Batch cannot pull."
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("^[a-z0-9][A-Za-z0-9._:/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", var.checksum_job_image))
+    error_message = "checksum_job_image must be an image reference with a tag or a digest, e.g. <registry>/upload-dev/checksum:1.2.0-abcdef12."
+  }
 }
 
 variable "force_destroy_bucket" {
@@ -240,9 +264,8 @@ variable "tags" {
 }
 
 variable "validator_images" {
-  description = "Validator images callers may run (UPLOAD_VALIDATOR_IMAGES): exact references (`<registry>/<repository>:<tag>`, `<repository>@sha256:<digest>`) or registry/repository prefixes ending in `/`. Empty: no validation can run. On AWS Batch an image runs only when it is in Amazon ECR or carries a digest."
+  description = "Validator images callers may run (UPLOAD_VALIDATOR_IMAGES): exact references (`<registry>/<repository>:<tag>`, `<repository>@sha256:<digest>`) or registry/repository prefixes ending in `/`. Required (wire the registry's built-in validators); empty: no validation can run. On AWS Batch an image runs only when it is in Amazon ECR or carries a digest."
   type        = list(string)
-  default     = []
 
   validation {
     condition     = alltrue([for image in var.validator_images : can(regex("^[a-z0-9][A-Za-z0-9._:/@-]{0,511}$", image))])
@@ -259,4 +282,31 @@ variable "validator_repository_arns" {
     condition     = var.validator_repository_arns == null || (length(coalesce(var.validator_repository_arns, [])) > 0 && alltrue([for arn in coalesce(var.validator_repository_arns, []) : can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", arn))]))
     error_message = "validator_repository_arns must be null or a non-empty list of ECR repository ARNs (arn:<partition>:ecr:<region>:<account>:repository/<name or pattern>)."
   }
+}
+
+variable "run_migrations" {
+  description = "Invoke the migration function during the apply, after it is updated and before the API and the workers are; false only where Lambda code cannot run (the emulator of terraform/envs/local)."
+  type        = bool
+  default     = true
+}
+
+variable "database_iam_auth" {
+  description = "The API and the workers connect as their own roles (upload_api, upload_worker) with IAM database authentication and read no database secret; false: as the master user with its secret."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_subscriptions" {
+  description = "SNS subscriptions of the stage's alarm topic (monitoring module), e.g. `[{ protocol = \"email\", endpoint = \"ops@example.org\" }]`."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}
+
+variable "health_report_schedule_expression" {
+  description = "When the health report is posted (EventBridge schedule expression)."
+  type        = string
+  default     = "cron(0 7 * * ? *)"
 }

@@ -56,8 +56,8 @@ locals {
   }
 
   artifacts = {
-    api      = { filename = var.api_zip_path, source_code_hash = var.api_zip_sha256 }
-    checksum = { filename = var.checksum_zip_path, source_code_hash = var.checksum_zip_sha256 }
+    api      = { filename = var.api_zip_path, s3_key = var.api_zip_s3_key, source_code_hash = var.api_zip_sha256 }
+    checksum = { filename = var.checksum_zip_path, s3_key = var.checksum_zip_s3_key, source_code_hash = var.checksum_zip_sha256 }
   }
 
   functions = { for name, definition in local.definitions : name => merge(definition, var.functions[name]) }
@@ -83,6 +83,8 @@ module "function" {
   function_name    = "${var.name}-${replace(each.key, "_", "-")}"
   description      = each.value.description
   filename         = local.artifacts[each.value.artifact].filename
+  s3_bucket        = var.artifacts_bucket
+  s3_key           = local.artifacts[each.value.artifact].s3_key
   source_code_hash = local.artifacts[each.value.artifact].source_code_hash
   handler          = each.value.handler
   memory_size      = each.value.memory_size

@@ -1,5 +1,6 @@
-# Each function's own permissions, scoped to the resources it touches. Batch's Describe/List calls and
-# X-Ray have no resource-level permissions, so those statements alone use "*".
+# Each function's own permissions, scoped to the resources it touches. Batch's Describe calls and
+# X-Ray have no resource-level permissions, so those statements alone use "*". Only what some code path
+# calls is granted (tests/iam records each call against these policies; no request names a VersionId).
 # batch:DescribeJobs returns each job's environment, its callback token included: only these service
 # functions hold it (a token is good for one record until it expires; see docs/operations.md).
 
@@ -7,19 +8,20 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
-# batch_describe_calls: Batch's describe and list calls have no resource-level permissions, so the
-# statements that grant them name "*".
+# Batch's describe calls have no resource-level permissions, so the statements that grant them name "*":
+# the reapers ask about jobs (DescribeJobs), the functions that submit look up their job definition
+# (DescribeJobDefinitions) before registering one.
 locals {
-  batch_arn_prefix     = "arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
-  job_definition_arns  = "${local.batch_arn_prefix}:job-definition/${var.job_definition_name_prefix}*"
-  job_arns             = "${local.batch_arn_prefix}:job/*"
-  sqs_consume_actions  = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-  secret_read_actions  = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-  kms_key_arns         = var.kms_key_arn == null ? [] : [var.kms_key_arn]
-  bucket_objects_arn   = "${var.bucket_arn}/*"
-  batch_describe_calls = ["batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues"]
-  # Terraform creates no validator repositories (yet): without a list, every repository of this
-  # account and region. DescribeImages reads tags and digests, never image content.
+  batch_arn_prefix           = "arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  job_definition_arns        = "${local.batch_arn_prefix}:job-definition/${var.job_definition_name_prefix}*"
+  sqs_consume_actions        = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+  secret_read_actions        = ["secretsmanager:GetSecretValue"]
+  kms_key_arns               = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+  bucket_objects_arn         = "${var.bucket_arn}/*"
+  batch_describe_jobs        = ["batch:DescribeJobs"]
+  batch_describe_definitions = ["batch:DescribeJobDefinitions"]
+  # The stages pass the registry module's validator repositories; without a list, every repository of
+  # this account and region. DescribeImages reads tags and digests, never image content.
   validator_repository_arns = coalesce(var.validator_repository_arns, ["arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:repository/*"])
 }
 
@@ -44,15 +46,23 @@ data "aws_iam_policy_document" "common" {
 data "aws_iam_policy_document" "checksum" {
   source_policy_documents = [data.aws_iam_policy_document.common.json]
 
+  # SendMessage: a version replaced while it was being tagged is queued again (upload_checksum.worker).
   statement {
     sid       = "ConsumeChecksumQueue"
-    actions   = local.sqs_consume_actions
+    actions   = concat(local.sqs_consume_actions, ["sqs:SendMessage"])
     resources = [var.queue_arns["checksum"]]
   }
 
   statement {
     sid       = "ReadAndTagObjects"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging"]
+    actions   = ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"]
+    resources = [local.bucket_objects_arn]
+  }
+
+  # Deletion wins: an object that reaches an area whose deletion has begun is deleted by the worker.
+  statement {
+    sid       = "DeleteObjectsOfDeletedAreas"
+    actions   = ["s3:DeleteObject"]
     resources = [local.bucket_objects_arn]
   }
 
@@ -69,8 +79,8 @@ data "aws_iam_policy_document" "checksum" {
   }
 
   statement {
-    sid       = "DescribeJobs"
-    actions   = local.batch_describe_calls
+    sid       = "FindJobDefinitions"
+    actions   = local.batch_describe_definitions
     resources = ["*"]
   }
 
@@ -97,13 +107,13 @@ data "aws_iam_policy_document" "deletion" {
 
   statement {
     sid       = "ListBucket"
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    actions   = ["s3:ListBucket"]
     resources = [var.bucket_arn]
   }
 
   statement {
     sid       = "DeleteObjects"
-    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"]
+    actions   = ["s3:DeleteObject"]
     resources = [local.bucket_objects_arn]
   }
 }
@@ -137,8 +147,8 @@ data "aws_iam_policy_document" "scheduler" {
   }
 
   statement {
-    sid       = "DescribeJobs"
-    actions   = local.batch_describe_calls
+    sid       = "FindJobDefinitions"
+    actions   = local.batch_describe_definitions
     resources = ["*"]
   }
 
@@ -165,14 +175,8 @@ data "aws_iam_policy_document" "checksum_reaper" {
 
   statement {
     sid       = "DescribeJobs"
-    actions   = local.batch_describe_calls
+    actions   = local.batch_describe_jobs
     resources = ["*"]
-  }
-
-  statement {
-    sid       = "StopStuckJobs"
-    actions   = ["batch:TerminateJob", "batch:CancelJob"]
-    resources = [local.job_arns]
   }
 }
 
@@ -195,14 +199,8 @@ data "aws_iam_policy_document" "validation_sweep" {
 
   statement {
     sid       = "DescribeJobs"
-    actions   = local.batch_describe_calls
+    actions   = local.batch_describe_jobs
     resources = ["*"]
-  }
-
-  statement {
-    sid       = "StopStuckJobs"
-    actions   = ["batch:TerminateJob", "batch:CancelJob"]
-    resources = [local.job_arns]
   }
 }
 

@@ -9,8 +9,27 @@ variable "name" {
 }
 
 variable "api_zip_path" {
-  description = "Path of dist/lambda/api.zip (deletion, scheduler, dispatcher, validation sweep)."
+  description = "Path of dist/lambda/api.zip (deletion, scheduler, dispatcher, validation sweep); null: `api_zip_s3_key` in `artifacts_bucket`."
   type        = string
+  default     = null
+}
+
+variable "artifacts_bucket" {
+  description = "Artifacts bucket that holds the zips (with `api_zip_s3_key`, `checksum_zip_s3_key`); null: the zips are the local paths."
+  type        = string
+  default     = null
+}
+
+variable "api_zip_s3_key" {
+  description = "Key of api.zip in `artifacts_bucket`."
+  type        = string
+  default     = null
+}
+
+variable "checksum_zip_s3_key" {
+  description = "Key of checksum.zip in `artifacts_bucket`."
+  type        = string
+  default     = null
 }
 
 variable "api_zip_sha256" {
@@ -20,8 +39,9 @@ variable "api_zip_sha256" {
 }
 
 variable "checksum_zip_path" {
-  description = "Path of dist/lambda/checksum.zip (checksum worker, reaper and reconciliation)."
+  description = "Path of dist/lambda/checksum.zip (checksum worker, reaper and reconciliation); null: `checksum_zip_s3_key` in `artifacts_bucket`."
   type        = string
+  default     = null
 }
 
 variable "checksum_zip_sha256" {

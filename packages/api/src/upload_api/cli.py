@@ -6,6 +6,9 @@
     upload-api dispatcher                    delivers notifications to UPLOAD_INGEST_URL
     upload-api redeliver-notifications [--id UUID ...]
                                              makes FAILED notifications PENDING again
+    upload-api health-report [--json] [--dry-run]
+                                             prints the health report and posts it to
+                                             UPLOAD_HEALTH_WEBHOOK_URL (not with --dry-run)
 
 Settings come from the `UPLOAD_*` environment (DESIGN §8); the embedded default needs none.
 """
@@ -13,25 +16,28 @@ Settings come from the `UPLOAD_*` environment (DESIGN §8); the embedded default
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import uuid
 from collections.abc import Callable
 
 from upload_api.context import ApiContext, build_context
+from upload_api.notify.health_webhook import post_health_report
 from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import redeliver_failed, run_dispatcher
 from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
 from upload_api.workers.validation_sweep import sweep
 from upload_common.consumers import every, run_consumer, stop_on_signals
 from upload_common.errors import UploadError
+from upload_common.health_report import compute_health_report
 from upload_common.settings import Settings, load_settings
 
 logger = logging.getLogger("upload_api")
 SWEEP_EVERY_SECONDS = 60.0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return per command
     parser = argparse.ArgumentParser(
         prog="upload-api", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -48,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     redeliver.add_argument(
         "--id", dest="ids", type=uuid.UUID, action="append", metavar="UUID", help="a notification id"
     )
+    health = commands.add_parser(
+        "health-report", help="print the health report; post it to UPLOAD_HEALTH_WEBHOOK_URL"
+    )
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
+    health.add_argument("--dry-run", action="store_true", help="print the report; do not post it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -65,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 "validation",
                 on_idle=every(SWEEP_EVERY_SECONDS, lambda: sweep(context)),
             )
+        if args.command == "health-report":
+            return _health_report(context, as_json=args.json, dry_run=args.dry_run)
         if args.command == "redeliver-notifications":
             count = redeliver_failed(context, ids=args.ids)
             print(f"{count} notification(s) made PENDING for redelivery")  # noqa: T201 - the command's output
@@ -73,6 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     except UploadError as exc:
         print(f"upload-api: {exc}", file=sys.stderr)  # noqa: T201 - a command's own error output
         return 2
+
+
+def _health_report(context: ApiContext, *, as_json: bool, dry_run: bool) -> int:
+    report = compute_health_report(context)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))  # noqa: T201 - the command's output
+    else:
+        print(report.slack_message()["text"])  # noqa: T201 - the command's output
+    if dry_run:
+        return 0
+    if context.settings.health_webhook_url is None:
+        print("upload-api: UPLOAD_HEALTH_WEBHOOK_URL is not set: the report was not posted", file=sys.stderr)  # noqa: T201
+        return 0
+    post_health_report(context.settings, report)  # its failure: the command's UploadError exit
+    print("upload-api: health report posted", file=sys.stderr)  # noqa: T201
+    return 0
 
 
 def _serve(context: ApiContext, host: str, port: int) -> int:

@@ -12,12 +12,15 @@ from functools import cache
 from typing import Any
 
 from upload_api.context import ApiContext, build_context
+from upload_api.notify.health_webhook import post_health_report
 from upload_api.notify.sender import IngestSender
 from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import DispatchReport, dispatch_until_empty
 from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
 from upload_api.workers.validation_sweep import sweep
 from upload_common.consumers import sqs_batch_response
+from upload_common.health_report import compute_health_report
+from upload_common.service_context import ServiceContext, build_service_context
 from upload_common.settings import Settings, load_settings
 
 # Leave this much of the Lambda's time for re-queuing and returning.
@@ -112,6 +115,23 @@ def validation_sweep_handler(event: dict[str, Any], lambda_context: Any) -> dict
     """Schedule → fail validations whose job failed; re-queue those whose message was lost."""
     report = sweep(_validation_context())
     return {"requeued": report.requeued, "failed": report.failed}
+
+
+def health_report_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    """Daily schedule → the health report, posted to UPLOAD_HEALTH_WEBHOOK_URL (from its secret). A
+    webhook that refuses it fails the invocation, so the function's Errors alarm tells the operator."""
+    context = _health_context()
+    report = compute_health_report(context)
+    logger.info("health report: %s", report.as_dict())
+    if context.settings.health_webhook_url is not None:
+        post_health_report(context.settings, report)
+    return report.as_dict()
+
+
+@cache
+def _health_context() -> ServiceContext:
+    # Not the API's context: the report needs neither Api-Keys nor the credential issuers (nor their secrets).
+    return build_service_context(load_settings(Settings))
 
 
 @cache

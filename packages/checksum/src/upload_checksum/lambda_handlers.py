@@ -16,22 +16,29 @@ from upload_common.settings import Settings, load_settings
 
 @cache
 def _context() -> ServiceContext:
-    context = build_service_context(load_settings(Settings))
-    # Files above UPLOAD_CHECKSUM_INLINE_MAX_BYTES go to AWS Batch: a Lambda has 15 minutes at most.
-    context.job_runner = make_job_runner(context.settings)
+    return build_service_context(load_settings(Settings))
+
+
+def _context_with_jobs() -> ServiceContext:
+    """The context with its job runner, for the functions that submit or watch jobs. Reconcile has none:
+    Terraform gives its function no job queue (UPLOAD_BATCH_JOB_QUEUE), and it needs none."""
+    context = _context()
+    if context.job_runner is None:
+        # Files above UPLOAD_CHECKSUM_INLINE_MAX_BYTES go to AWS Batch: a Lambda has 15 minutes at most.
+        context.job_runner = make_job_runner(context.settings)
     return context
 
 
 def handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
     """SQS batch of S3 events / file_uploaded messages, with partial batch failure."""
-    context = _context()
+    context = _context_with_jobs()
     limit = context.settings.checksum_inline_max_bytes
     return sqs_batch_response(event, lambda body: handle_record(context, body, inline_max_bytes=limit))
 
 
 def reaper_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int]:
     """Scheduled: re-queue or fail checksum runs that stalled."""
-    report = reap(_context())
+    report = reap(_context_with_jobs())
     return {"requeued": report.requeued, "failed": report.failed}
 
 

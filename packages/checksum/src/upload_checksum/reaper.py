@@ -4,8 +4,10 @@ version that gives up.
 - An inline run whose heartbeat stopped (its worker died) goes back to SCHEDULED and its version is
   queued again; after `GIVE_UP_AFTER` it is FAILED instead.
 - A run held by a job follows the job: a FAILED job fails the run with the job's reason, and a job that
-  ended without reporting fails it too. A job the runner no longer knows (vanished) fails the run and
-  the version is queued for a new run, up to `MAX_RUNS` runs.
+  ended without reporting fails it too. A job the runner no longer knows (vanished), or one lost with
+  its host after Batch's own retries (`JobStatus.interrupted`: a Spot interruption, a terminated
+  instance, a dead local supervisor), fails the run and the version is queued for a new run (a new
+  job), up to `MAX_RUNS` runs counted in the database; an application failure is never run again.
 - A run that ends FAILED without another run to follow ends with `file_uploaded` (status FAILED and
   the reason), once per version (`upload_common.domain.checksum_failures`).
 """
@@ -33,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = timedelta(hours=6)
 REPORT_GRACE = timedelta(minutes=5)  # a job that succeeded may still be delivering its last report
-MAX_RUNS = 3  # runs a version gets when its jobs vanish (the runner forgot them), the first included
+MAX_RUNS = 3  # runs a version gets when its jobs vanish or are interrupted, the first included
 
 
 @dataclass
@@ -105,8 +107,9 @@ def _job_ended(context: ServiceContext, run: ChecksumRun, now: datetime) -> JobE
     except UploadError as exc:  # the runner is unreachable now: look again next time
         logger.warning("checksum run %s: cannot describe job %s: %s", run.id, run.job_id, exc)
         return None
-    if status.state is JobState.FAILED:
-        return JobEnded(f"job {run.job_id} failed: {status.reason}", retry=False)
+    if status.state is JobState.FAILED:  # lost with its host is not the job's own fault: run it again
+        how = "was interrupted" if status.interrupted else "failed"
+        return JobEnded(f"job {run.job_id} {how}: {status.reason}", retry=status.interrupted)
     if status.state is JobState.SUCCEEDED and run.updated_at < now - REPORT_GRACE:
         return JobEnded(f"job {run.job_id} ended without reporting a result", retry=False)
     return None

@@ -126,3 +126,7 @@ class CallbackRejectedError(CallbackError):
 
 class CallbackUndeliveredError(CallbackError):
     """Every attempt to deliver a report failed (connection errors or 5xx)."""
+
+
+class HealthReportUndeliveredError(UploadError):
+    """The health report's webhook refused the report or could not be reached."""

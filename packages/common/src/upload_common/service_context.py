@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from upload_common.db import make_engine, make_session_factory
+from upload_common.db import make_session_factory
+from upload_common.db.connect import make_service_engine
 from upload_common.generated_secrets import resolve_secret
 from upload_common.jobs import JobRunner
 from upload_common.queues import MessageQueue, open_queue
@@ -42,7 +43,7 @@ def service_parts(settings: Settings) -> dict[str, object]:
     """The keyword arguments of a `ServiceContext` (or a subclass) built from `settings`, with the
     secrets that `*_SECRET_ARN` settings name fetched from Secrets Manager first."""
     settings = with_secrets(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_service_engine(settings)
     return {
         "settings": settings,
         "engine": engine,

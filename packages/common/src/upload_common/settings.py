@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     database_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret with the password to add to database_url."
     )
+    database_iam_auth: bool = Field(
+        default=False,
+        description="Connect to PostgreSQL (RDS) with IAM database authentication: a fresh token per "
+        "connection, as database_user; no password and no database secret.",
+    )
+    database_user: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role to connect as (with IAM authentication: required); unset: the "
+        "user of database_url.",
+    )
     api_keys_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret with the accepted Api-Key values."
     )
@@ -143,6 +154,14 @@ class Settings(BaseSettings):
     ingest_jwt_key_secret_arn: str | None = Field(
         default=None,
         description="Secrets Manager secret with the service-account key of the notification JWT.",
+    )
+    health_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack-compatible incoming webhook that receives the daily health report "
+        "(`upload-api health-report`); unset: the report is only printed. A secret: the URL is the key.",
+    )
+    health_webhook_url_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with health_webhook_url."
     )
     checksum_inline_max_bytes: int = Field(
         default=10 * GIB, ge=0, description="Above this size checksumming runs as a job."

@@ -114,3 +114,47 @@ run "rejects_another_runtime" {
 
   expect_failures = [var.runtime]
 }
+
+run "zip_from_the_artifacts_bucket" {
+  command = plan
+
+  variables {
+    filename  = null
+    s3_bucket = "upload-test-artifacts"
+    s3_key    = "lambda/0123abcd/checksum.zip"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.s3_bucket == "upload-test-artifacts" && aws_lambda_function.this.s3_key == "lambda/0123abcd/checksum.zip" && aws_lambda_function.this.filename == null
+    error_message = "the zip must come from the artifacts bucket when s3_bucket and s3_key are given"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.source_code_hash == "dGVzdA=="
+    error_message = "the given hash must redeploy the function when the zip changes"
+  }
+}
+
+run "rejects_a_file_and_a_bucket_at_once" {
+  command = plan
+
+  variables {
+    s3_bucket = "upload-test-artifacts"
+    s3_key    = "lambda/0123abcd/checksum.zip"
+  }
+
+  expect_failures = [var.s3_key]
+}
+
+run "rejects_a_bucket_zip_without_its_hash" {
+  command = plan
+
+  variables {
+    filename         = null
+    s3_bucket        = "upload-test-artifacts"
+    s3_key           = "lambda/0123abcd/checksum.zip"
+    source_code_hash = null
+  }
+
+  expect_failures = [var.source_code_hash]
+}

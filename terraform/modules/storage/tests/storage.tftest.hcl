@@ -73,6 +73,31 @@ run "queues_have_dead_letter_queues" {
   }
 }
 
+run "messages_are_kept_14_days_and_outlive_six_consumer_timeouts" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for q in aws_sqs_queue.this : q.message_retention_seconds == 1209600]) && alltrue([for q in aws_sqs_queue.dlq : q.message_retention_seconds == 1209600])
+    error_message = "queues and dead-letter queues must keep messages 14 days"
+  }
+
+  assert {
+    condition     = alltrue([for name, q in aws_sqs_queue.this : q.visibility_timeout_seconds >= 6 * var.consumer_timeout_seconds[name]])
+    error_message = "each queue's visibility timeout must be at least 6x its consumer's timeout"
+  }
+}
+
+run "rejects_a_visibility_under_six_consumer_timeouts" {
+  command = plan
+
+  variables {
+    queues                   = { checksum = { visibility_timeout_seconds = 960 } }
+    consumer_timeout_seconds = { checksum = 900 }
+  }
+
+  expect_failures = [var.queues]
+}
+
 run "checksum_queue_accepts_only_the_bucket" {
   command = plan
 

@@ -12,6 +12,8 @@ variables {
   vpc_cidr_block      = "10.250.0.0/16"
   availability_zones  = ["us-east-1a", "us-east-1b"]
   ingest_url          = "https://ingest.example.org"
+  checksum_job_image  = "123456789012.dkr.ecr.us-east-1.amazonaws.com/upload-test/checksum:1.0.0-abcdef12"
+  validator_images    = ["123456789012.dkr.ecr.us-east-1.amazonaws.com/upload-test/validator-json:1.0.0-abcdef12"]
 }
 
 run "functions_get_wiring_and_secret_arns_never_secrets" {
@@ -20,7 +22,7 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   assert {
     condition = toset(keys(local.environment)) == toset([
       "UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_JOB_RUNNER", "UPLOAD_BATCH_NAME_PREFIX", "UPLOAD_DATABASE_URL",
-      "UPLOAD_DATABASE_SECRET_ARN", "UPLOAD_API_KEYS_SECRET_ARN", "UPLOAD_INGEST_SECRET_ARN", "UPLOAD_SECRET_KEY_SECRET_ARN",
+      "UPLOAD_DATABASE_IAM_AUTH", "UPLOAD_API_KEYS_SECRET_ARN", "UPLOAD_INGEST_SECRET_ARN", "UPLOAD_SECRET_KEY_SECRET_ARN",
       "UPLOAD_CHECKSUM_INLINE_MAX_BYTES", "UPLOAD_INGEST_URL", "UPLOAD_VALIDATOR_IMAGES",
     ])
     error_message = "the shared environment changed: update this test and the settings together"
@@ -32,8 +34,8 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   }
 
   assert {
-    condition     = local.environment.UPLOAD_VALIDATOR_IMAGES == "[]"
-    error_message = "by default no validator image may run on AWS (an explicit, empty allow-list)"
+    condition     = tolist(jsondecode(local.environment.UPLOAD_VALIDATOR_IMAGES)) == tolist(["123456789012.dkr.ecr.us-east-1.amazonaws.com/upload-test/validator-json:1.0.0-abcdef12"])
+    error_message = "exactly the wired validator images may run on AWS (an explicit allow-list)"
   }
 
   assert {
@@ -47,8 +49,8 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   }
 
   assert {
-    condition     = local.environment.UPLOAD_DATABASE_SECRET_ARN == module.database.db_instance_master_user_secret_arn
-    error_message = "the password comes from the secret RDS manages"
+    condition     = local.environment.UPLOAD_DATABASE_IAM_AUTH == "true" && !contains(keys(local.secret_arns), "database")
+    error_message = "by default the services log in with IAM tokens and may not read the master secret"
   }
 
   assert {
@@ -63,8 +65,8 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   }
 
   assert {
-    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile"])
-    error_message = "the stage has the API and the seven workers"
+    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "migrate", "health_report", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile"])
+    error_message = "the stage has the API, the migration function, the health report and the seven workers"
   }
 }
 
@@ -211,7 +213,120 @@ run "the_jwt_key_comes_from_a_secret_only_the_dispatcher_reads" {
   }
 
   assert {
-    condition     = toset(keys(local.secret_arns)) == toset(["database", "api_keys", "ingest", "secret_key"]) && !contains(keys(local.environment), "UPLOAD_INGEST_JWT_KEY_SECRET_ARN")
+    condition     = toset(keys(local.secret_arns)) == toset(["api_keys", "ingest", "secret_key"]) && !contains(keys(local.environment), "UPLOAD_INGEST_JWT_KEY_SECRET_ARN")
     error_message = "no other function is told of the JWT key or may read it (the shared secret list is every function's)"
+  }
+}
+
+run "checksum_job_gets_the_wired_image" {
+  command = plan
+
+  assert {
+    condition     = local.checksum_image_environment.UPLOAD_CHECKSUM_JOB_IMAGE == var.checksum_job_image
+    error_message = "the checksum worker must submit jobs with the stage's checksum image"
+  }
+}
+
+run "checksum_job_image_needs_a_tag_or_digest" {
+  command = plan
+
+  variables {
+    checksum_job_image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/upload-test/checksum"
+  }
+
+  expect_failures = [var.checksum_job_image]
+}
+
+run "zips_from_the_artifacts_bucket" {
+  command = plan
+
+  variables {
+    api_zip_path        = null
+    checksum_zip_path   = null
+    artifacts_bucket    = "upload-test-artifacts"
+    api_zip_s3_key      = "lambda/aa/api.zip"
+    checksum_zip_s3_key = "lambda/bb/checksum.zip"
+  }
+
+  # Every function's module refuses a call with neither a file nor a bucket key, so this plan
+  # succeeding means the keys reached the API and every worker.
+  assert {
+    condition     = length(module.workers.lambda_function_names) == 7
+    error_message = "every worker must be planned from the artifacts bucket"
+  }
+}
+
+run "migrations_run_in_the_apply_before_the_services" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_invocation.migrate) == 1 && aws_lambda_invocation.migrate[0].triggers.code == var.api_zip_sha256
+    error_message = "the apply invokes the migration function again whenever the api zip (which holds the migrations) changes"
+  }
+
+  assert {
+    condition     = length(local.database_user_environment.api) == 1 && local.database_user_environment.api.UPLOAD_DATABASE_USER == "upload_api" && local.database_user_environment.worker.UPLOAD_DATABASE_USER == "upload_worker"
+    error_message = "the API and the workers connect as their own roles"
+  }
+
+  assert {
+    condition     = toset(keys(aws_iam_role_policy.database_connect)) == toset(["api", "worker-checksum", "worker-checksum_reaper", "worker-deletion", "worker-dispatcher", "worker-reconcile", "worker-scheduler", "worker-validation_sweep"])
+    error_message = "every function that connects gets rds-db:connect for its own role"
+  }
+}
+
+run "without_iam_authentication_the_services_use_the_rotated_secret" {
+  command = plan
+
+  variables {
+    database_iam_auth = false
+    run_migrations    = false
+  }
+
+  assert {
+    condition     = local.environment.UPLOAD_DATABASE_SECRET_ARN == module.database.db_instance_master_user_secret_arn && local.secret_arns.database == module.database.db_instance_master_user_secret_arn
+    error_message = "without IAM authentication the password comes from the secret RDS manages"
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.database_connect) == 0 && length(local.database_user_environment.api) == 0 && !contains(keys(local.environment), "UPLOAD_DATABASE_IAM_AUTH")
+    error_message = "no IAM database access without IAM authentication"
+  }
+
+  assert {
+    condition     = length(aws_lambda_invocation.migrate) == 0 && output.database_migration == null
+    error_message = "run_migrations = false (the emulator) invokes nothing"
+  }
+}
+
+run "every_function_queue_and_the_database_are_watched" {
+  command = plan
+
+  assert {
+    condition = alltrue([for alarm in [
+      "upload-test-errors-api", "upload-test-errors-checksum", "upload-test-errors-health_report", "upload-test-throttles-dispatcher",
+      "upload-test-dead-letters-checksum", "upload-test-oldest-message-validation", "upload-test-api-5xx",
+      "upload-test-notifications-failed", "upload-test-database-free-storage",
+    ] : contains(output.cloudwatch_metric_alarm_names, alarm)])
+    error_message = "the stage's functions, queues, API, notifications and database must each have their alarms"
+  }
+
+  assert {
+    condition     = length([for a in output.cloudwatch_metric_alarm_names : a if startswith(a, "upload-test-errors-")]) == length(module.workers.lambda_function_names) + 3
+    error_message = "every function (api, migrate, health report and each worker) must alarm on errors"
+  }
+}
+
+run "queues_outlive_six_consumer_timeouts" {
+  command = plan
+
+  variables {
+    worker_functions = { checksum = { timeout = 600 } }
+  }
+
+  # The storage module refuses a visibility timeout under 6x its consumer's: this plan passing is the check.
+  assert {
+    condition     = local.consumer_timeouts == { checksum = 600, deletion = 900, validation = 900 }
+    error_message = "each queue's consumer timeout is its worker function's"
   }
 }

@@ -94,9 +94,21 @@ run "passes_only_its_own_job_role" {
 
   assert {
     condition = alltrue([for doc in [data.aws_iam_policy_document.checksum, data.aws_iam_policy_document.deletion, data.aws_iam_policy_document.scheduler] :
-      alltrue([for s in doc.statement : !contains(s.resources, "*") if s.sid != "DescribeJobs"])
+      alltrue([for s in doc.statement : !contains(s.resources, "*") if !contains(["DescribeJobs", "FindJobDefinitions"], s.sid)])
     ])
     error_message = "only Batch's describe calls may use a wildcard resource"
+  }
+
+  assert {
+    condition = alltrue([for doc in [data.aws_iam_policy_document.checksum_reaper, data.aws_iam_policy_document.validation_sweep] :
+      one([for s in doc.statement : s.actions if s.resources == toset(["*"])]) == toset(["batch:DescribeJobs"])
+    ])
+    error_message = "the reapers' only wildcard grant is DescribeJobs (no ListJobs, DescribeJobQueues: no code calls them)"
+  }
+
+  assert {
+    condition     = !anytrue([for a in flatten([for doc in [data.aws_iam_policy_document.checksum, data.aws_iam_policy_document.deletion] : [for s in doc.statement : s.actions]]) : strcontains(a, "Version")])
+    error_message = "no request of the service names an object version: no *Version* grant"
   }
 }
 

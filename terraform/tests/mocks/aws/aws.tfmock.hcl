@@ -117,3 +117,9 @@ mock_resource "aws_flow_log" {
     arn = "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/mock"
   }
 }
+
+mock_resource "aws_sns_topic" {
+  defaults = {
+    arn = "arn:aws:sns:us-east-1:123456789012:mock"
+  }
+}

@@ -7,7 +7,8 @@ dispatcher that dies between sending and recording leaves the row PENDING and du
 so the notification is sent again (at least once; receivers drop duplicates by id), never lost.
 
 A failed attempt is retried after an exponential, jittered delay (`upload_api.notify.backoff`); after
-`UPLOAD_NOTIFICATION_MAX_ATTEMPTS` the row is FAILED until an operator redelivers it. Without
+`UPLOAD_NOTIFICATION_MAX_ATTEMPTS` the row is FAILED until an operator redelivers it, and the metric
+`dcp-upload/NotificationsFailed` (an EMF line on Lambda, `upload_common.metrics`) counts it. Without
 `UPLOAD_INGEST_URL` nothing is claimed or sent: notifications are kept, PENDING.
 """
 
@@ -27,6 +28,7 @@ from upload_api.context import ApiContext
 from upload_api.notify.backoff import retry_delay
 from upload_api.notify.sender import DeliveryOutcome, IngestSender
 from upload_common.domain.state_machines import transition_notification
+from upload_common.metrics import NOTIFICATIONS_FAILED, put_metric
 from upload_common.models import Notification, utcnow
 from upload_common.statuses import NotificationStatus
 
@@ -110,7 +112,10 @@ def dispatch_due(
                 break
             for claim in claims:
                 outcome = active.send(claim.id, claim.event_type, claim.target, claim.payload)
-                report += _record(context, claim, outcome, clock())
+                recorded = _record(context, claim, outcome, clock())
+                if recorded.failed:  # committed: the FAILED-notifications alarm watches this metric
+                    put_metric(NOTIFICATIONS_FAILED, recorded.failed, {"Stage": settings.batch_name_prefix})
+                report += recorded
     finally:
         if own_sender:
             active.close()

@@ -1,8 +1,9 @@
 """`upload-db`: upgrade the service database to the latest schema, or show its revision.
 
 The database URL holds a password, so it never comes from the command line (every user of the machine
-can read a process's arguments): it comes from UPLOAD_DATABASE_URL (default: the embedded SQLite), or
-from a file with --url-file (`-` reads it from standard input).
+can read a process's arguments): it comes from UPLOAD_DATABASE_URL (default: the embedded SQLite), with
+the user and password of UPLOAD_DATABASE_SECRET_ARN when set, or from a file with --url-file (`-` reads
+it from standard input). Concurrent upgrades of one PostgreSQL database queue on an advisory lock.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import NoReturn
 
 from upload_common.db.migrate import current, upgrade
 from upload_common.errors import ConfigurationError, UploadError
+from upload_common.secrets_manager import with_secrets
 from upload_common.settings import Settings, load_settings
 
 URL_REFUSED = (
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _url(url_file: str | None) -> str:
     if url_file is None:
-        return load_settings(Settings).database_url
+        # The password may live in Secrets Manager (UPLOAD_DATABASE_SECRET_ARN), as on AWS.
+        return with_secrets(load_settings(Settings)).database_url
     try:
         text = sys.stdin.read() if url_file == "-" else Path(url_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -18,4 +18,5 @@ these functions; none of them re-implements a rule. The caller owns the transact
 | `state_machines` | the legal transitions of every status |
 | `outbox` | the notifications written with the changes that cause them |
 | `reconciliation` | which stored objects were never processed; which versions to re-verify |
+| `health` | what the health report counts: stuck runs and validations, FAILED notifications, overdue areas |
 """

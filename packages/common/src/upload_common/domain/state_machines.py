@@ -63,10 +63,18 @@ CHECKSUM_TRANSITIONS: Mapping[ChecksumStatus, frozenset[ChecksumStatus]] = {
 VALIDATION_TRANSITIONS: Mapping[ValidationStatus, frozenset[ValidationStatus]] = {
     ValidationStatus.SCHEDULING_QUEUED: frozenset({ValidationStatus.SCHEDULED, ValidationStatus.FAILED}),
     # SCHEDULED -> VALIDATED: the VALIDATING report was lost or arrives after the result.
+    # SCHEDULED/VALIDATING -> SCHEDULING_QUEUED: its job was lost with its host; a new job is submitted.
     ValidationStatus.SCHEDULED: frozenset(
-        {ValidationStatus.VALIDATING, ValidationStatus.VALIDATED, ValidationStatus.FAILED}
+        {
+            ValidationStatus.VALIDATING,
+            ValidationStatus.VALIDATED,
+            ValidationStatus.FAILED,
+            ValidationStatus.SCHEDULING_QUEUED,
+        }
     ),
-    ValidationStatus.VALIDATING: frozenset({ValidationStatus.VALIDATED, ValidationStatus.FAILED}),
+    ValidationStatus.VALIDATING: frozenset(
+        {ValidationStatus.VALIDATED, ValidationStatus.FAILED, ValidationStatus.SCHEDULING_QUEUED}
+    ),
     ValidationStatus.VALIDATED: frozenset(),
     ValidationStatus.FAILED: frozenset(),
 }

@@ -174,6 +174,23 @@ def requeue_or_fail(session: Session, validation: Validation, area_uuid: str, *,
     return False
 
 
+def resubmit_or_fail(
+    session: Session, validation: Validation, area_uuid: str, reason: str, *, max_attempts: int
+) -> bool:
+    """The validation's job was lost (interrupted with its host, or vanished): True when it goes back
+    to SCHEDULING_QUEUED for a new job (one more scheduling attempt, counted in the database);
+    FAILED with `reason` once out of attempts, and ingest is told."""
+    if validation.scheduling_attempts < max_attempts and transition_validation(
+        validation, ValidationStatus.SCHEDULING_QUEUED, reason=f"{reason}; submitted again"
+    ):
+        validation.job_id = None
+        validation.started_at = None
+        count_scheduling_attempt(validation)
+        return True
+    fail_validation(session, validation, area_uuid, reason)
+    return False
+
+
 def apply_validation_report(session: Session, area_uuid: str, validation_id: str, report: JobReport) -> None:
     """Apply one report of the harness; repeated reports change nothing, out-of-order ones raise
     `IllegalTransitionError`, one about another area's validation `NotFoundError`."""

@@ -50,12 +50,15 @@ class ResolvedImage:
 
 @dataclass(frozen=True)
 class JobStatus:
-    """What `describe` tells: the state, and for a FAILED job always a reason."""
+    """What `describe` tells: the state, and for a FAILED job always a reason. `interrupted`: the job
+    was lost with the machine it ran on (Batch: a Spot interruption or instance termination; local: its
+    supervisor died), not ended by its own code, so running it again may succeed."""
 
     job_id: str
     state: JobState
     reason: str | None = None
     exit_code: int | None = None
+    interrupted: bool = False
 
 
 class JobRunner(abc.ABC):

@@ -7,7 +7,9 @@ what its tag names could change between the lookup and the pull.
 
 One job definition per image reference, named `<prefix>-<sha1(image)[:16]>`: looked up among the ACTIVE
 definitions, registered only when missing, and remembered for the life of the runner. Each job sets
-its own command, environment, resources and timeout. Throttling is retried with backoff.
+its own command, environment, resources and timeout. Throttling is retried with backoff. Every
+definition and job carries `RETRY_STRATEGY`: Batch itself retries a job lost with its host, never an
+application failure; a job that exhausted its attempts is `interrupted` for the reapers to resubmit.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from upload_common.jobs.base import JobRunner, JobSpec, JobState, JobStatus, Res
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
-    from mypy_boto3_batch.type_defs import ContainerOverridesTypeDef, ContainerPropertiesTypeDef
+    from mypy_boto3_batch.type_defs import (
+        ContainerOverridesTypeDef,
+        ContainerPropertiesTypeDef,
+        RetryStrategyTypeDef,
+    )
     from mypy_boto3_ecr import ECRClient
 
 T = TypeVar("T")
@@ -57,6 +63,17 @@ _TIMEOUT_REASON = re.compile(
     r"duration exceeded timeout|exceeded the configured attemptDurationSeconds", re.I
 )
 _NAME_LIMIT = 128
+# Batch's statusReason for a job whose instance went away (Spot interruption, instance termination).
+HOST_TERMINATED_REASON = "Host EC2"
+# Every job gets up to 3 attempts, but Batch retries only a job lost with its host; any other failure
+# (the job's own exit code, a timeout, a bad image) ends it at once: running it again cannot help.
+RETRY_STRATEGY: RetryStrategyTypeDef = {
+    "attempts": 3,
+    "evaluateOnExit": [
+        {"onStatusReason": f"{HOST_TERMINATED_REASON}*", "action": "RETRY"},
+        {"onReason": "*", "action": "EXIT"},
+    ],
+}
 
 
 class BatchJobRunner(JobRunner):
@@ -133,6 +150,8 @@ class BatchJobRunner(JobRunner):
                 jobQueue=self.job_queue,
                 jobDefinition=definition,
                 containerOverrides=overrides,
+                # Also on the job: a definition registered before the strategy existed has none.
+                retryStrategy=RETRY_STRATEGY,
                 timeout={"attemptDurationSeconds": max(MIN_ATTEMPT_SECONDS, spec.timeout_seconds)},
             ),
         )
@@ -151,11 +170,12 @@ class BatchJobRunner(JobRunner):
         last = attempts[-1].get("container") or {}  # where Batch reports a retried job's last run
         exit_code = container.get("exitCode", last.get("exitCode"))
         reason = None
+        interrupted = False
         if state is JobState.FAILED:
-            reason = _failure_reason(
-                job.get("statusReason"), container.get("reason") or last.get("reason"), exit_code
-            )
-        return JobStatus(job_id, state, reason, exit_code)
+            status_reason = job.get("statusReason")
+            reason = _failure_reason(status_reason, container.get("reason") or last.get("reason"), exit_code)
+            interrupted = (status_reason or "").startswith(HOST_TERMINATED_REASON)
+        return JobStatus(job_id, state, reason, exit_code, interrupted=interrupted)
 
     def cancel(self, job_id: str, reason: str = "cancelled") -> None:
         if self.describe(job_id).state.final:
@@ -205,6 +225,7 @@ class BatchJobRunner(JobRunner):
                 jobDefinitionName=self.definition_name(image),
                 type="container",
                 containerProperties=properties,
+                retryStrategy=RETRY_STRATEGY,
                 tags={"image": image[:256]},
             ),
         )

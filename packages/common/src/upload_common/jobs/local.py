@@ -136,7 +136,7 @@ class LocalJobRunner(JobRunner):
             status = self._read_status(job)
             state = JobState(status["state"])
             if not state.final:
-                return JobStatus(job_id, JobState.FAILED, SUPERVISOR_DIED)
+                return JobStatus(job_id, JobState.FAILED, SUPERVISOR_DIED, interrupted=True)
         return JobStatus(job_id, state, status.get("reason"), status.get("exit_code"))
 
     def cancel(self, job_id: str, reason: str = "cancelled") -> None:

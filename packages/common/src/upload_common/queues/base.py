@@ -59,6 +59,10 @@ class MessageQueue(abc.ABC):
     def change_visibility(self, message: Message, seconds: int) -> None:
         """Make the message visible again in `seconds` (0: now), e.g. to extend a long job's hold."""
 
+    @abc.abstractmethod
+    def dead_letter_count(self) -> int:
+        """How many messages this queue has dead-lettered and still keeps (SQS: approximate)."""
+
 
 MAX_VISIBILITY_TIMEOUT = 12 * 60 * 60  # SQS's limit; the database queue keeps the same contract
 

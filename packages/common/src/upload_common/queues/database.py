@@ -125,6 +125,13 @@ class DatabaseQueue(MessageQueue):
                 .values(visible_at=utcnow() + timedelta(seconds=seconds))
             )
 
+    def dead_letter_count(self) -> int:
+        with self._transaction() as conn:
+            count = conn.execute(
+                select(func.count()).where(_table.c.queue == self.name, _table.c.dead.is_(True))
+            ).scalar_one()
+        return int(count)
+
     def dead_letters(self, limit: int = 100) -> list[Message]:
         """The oldest dead-lettered messages of this queue (not deliverable: their receipt handle is "")."""
         with self._transaction() as conn:

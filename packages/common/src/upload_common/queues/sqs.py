@@ -88,6 +88,14 @@ class SqsQueue(MessageQueue):
                 QueueUrl=self.url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
             )
 
+    def dead_letter_count(self) -> int:
+        """The depth of the dead-letter queue `<url>-dlq` (the naming of terraform/modules/storage)."""
+        with self._translate("GetQueueAttributes"):
+            attributes = self._client.get_queue_attributes(
+                QueueUrl=f"{self.url}-dlq", AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessages", "0"))
+
     def _send_chunk(self, bodies: Sequence[str]) -> list[str]:
         entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
         with self._translate("SendMessageBatch"):
