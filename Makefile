@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := common api checksum batch_validator
+PACKAGES := common api checksum batch_validator client
 STAMP := $(VENV)/.installed
 # checkov and the deploy command's dependencies (see the Deployment section below).
 TOOLS_VENV := .venv-tools
@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),packages/$(p)/pyproject.t
 	$(BIN)/python -m pip install -q -r requirements-dev.txt $(foreach p,$(PACKAGES),-e packages/$(p)[test])
 	touch $@
 
-install: $(STAMP) ## Create .venv and install the four packages (editable) and the dev tools
+install: $(STAMP) ## Create .venv and install the five packages (editable) and the dev tools
 
 run: $(STAMP) ## Run the service locally on the embedded default (API and workers; Ctrl-C stops)
 	$(BIN)/upload-db upgrade

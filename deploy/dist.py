@@ -2,7 +2,7 @@
 
 `python -m deploy.dist [--out dist]` writes
 
-    dist/dcp_upload_<package>-<version>-py3-none-any.whl   (common, api, checksum, batch_validator)
+    dist/dcp_upload_<package>-<version>-py3-none-any.whl   (common, api, checksum, batch_validator, client)
     dist/lambda/api.zip        dcp-upload-api + common + dependencies (the API and the api package's workers)
     dist/lambda/checksum.zip   dcp-upload-checksum + common + dependencies (checksum worker and reaper)
 
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("common", "api", "checksum", "batch_validator")
+PACKAGES = ("common", "api", "checksum", "batch_validator", "client")
 # Which wheels go into each Lambda zip: the service package and the common package it depends on.
 LAMBDA_ZIPS = {"api": ("api", "common"), "checksum": ("checksum", "common")}
 # Distributions installed by a dependency but never run in the Lambda: uvicorn's optional speedups

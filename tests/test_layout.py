@@ -1,4 +1,4 @@
-"""Repository rules that keep the four packages independent."""
+"""Repository rules that keep the five packages independent."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ PACKAGES = {
     "api": "upload_api",
     "checksum": "upload_checksum",
     "batch_validator": "upload_batch_validator",
+    "client": "upload_client",
 }
 SERVICES = {name: module for name, module in PACKAGES.items() if name != "common"}
 
@@ -48,6 +49,7 @@ def test_the_layout_the_user_asked_for_exists() -> None:
         "packages/api",
         "packages/checksum",
         "packages/batch_validator",
+        "packages/client",
         "terraform/modules",
         "terraform/envs",
         "tests",
@@ -76,9 +78,11 @@ def test_each_package_is_complete_and_versioned_in_one_place(package: str) -> No
 def test_services_depend_on_common_through_a_compatible_range(package: str) -> None:
     project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())["project"]
     requirement = next(dep for dep in project["dependencies"] if dep.startswith("dcp-upload-common"))
-    match = re.fullmatch(r"dcp-upload-common>=(\d+)\.(\d+),<(\d+)", requirement.replace(" ", ""))
-    assert match, f"{package} must depend on dcp-upload-common>=X.Y,<X+1, not {requirement!r}"
-    assert int(match.group(3)) == int(match.group(1)) + 1
+    match = re.fullmatch(r"dcp-upload-common(\[server\])?>=(\d+)\.(\d+),<(\d+)", requirement.replace(" ", ""))
+    assert match, f"{package} must depend on dcp-upload-common[server]>=X.Y,<X+1, not {requirement!r}"
+    # The services need the server's dependencies; the client must not pull them (issue 17).
+    assert (match.group(1) is None) == (package == "client"), f"{package}: {requirement!r}"
+    assert int(match.group(4)) == int(match.group(2)) + 1
     assert not any(
         dep.startswith(("dcp-upload-api", "dcp-upload-checksum", "dcp-upload-batch"))
         for dep in project["dependencies"]

@@ -17,6 +17,8 @@ from typing import IO, Any
 import boto3
 import httpx
 
+from upload_client import Client
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TEST_USER = pwd.getpwuid(os.geteuid()).pw_name
@@ -110,6 +112,10 @@ class Stack:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Api-Key": self.api_key}, timeout=60)
+
+    def api(self) -> Client:
+        """The project's typed client of this stack's API (`upload_client`)."""
+        return Client(self.url, self.api_key, timeout=60)
 
 
 def descendants(pid: int) -> list[int]:

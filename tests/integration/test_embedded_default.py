@@ -21,6 +21,7 @@ import pytest
 
 from integration.stack import Stack, wait_until
 from support.ingest_server import FakeIngest
+from upload_client import BadRequestError, ConflictError
 
 pytestmark = pytest.mark.slow
 
@@ -71,58 +72,43 @@ def test_the_whole_service_on_one_machine(stack: Stack, ingest: FakeIngest) -> N
         "reads/R2.fastq": FASTQ_BAD,
         "big.bin": big,
     }
-    with stack.client() as api:
-        created = api.post(f"/v1/area/{area}")
-        assert created.status_code == 201
-        assert created.json()["uri"] == f"file://{stack.workdir / 'var' / 'storage'}/{area}/"
+    with stack.api() as api:  # the project's own client (upload_client), not hand-built requests
+        created = api.create_area(area)
+        assert created["uri"] == f"file://{stack.workdir / 'var' / 'storage'}/{area}/"
         for name, data in files.items():
-            response = api.put(
-                f"/v1/area/{area}/{quote(name, safe='')}",
-                content=data,
-                headers={"Content-Type": "application/octet-stream; dcp-type=data"},
-            )
-            assert response.status_code == 201, response.text
-            assert response.json()["checksums"] == checksums(data)
-        assert api.get(f"/v1/area/{area}/checksums").json()["CHECKSUMMED"] == 4
-        listing = api.get(f"/v1/area/{area}/files", params={"limit": 2}).json()
+            stored = api.put_file(area, name, data, content_type="application/octet-stream; dcp-type=data")
+            assert stored["checksums"] == checksums(data)
+        assert api.area_checksums(area)["CHECKSUMMED"] == 4
+        listing = api.list_files(area, limit=2)
         assert [f["name"] for f in listing["files"]] == ["big.bin", "empty.txt"]
         assert listing["next_cursor"]
 
         # Validation with the built-in FASTQ validator, run by the local runner in its sandbox.
-        valid = api.put(
-            f"/v1/area/{area}/{quote('reads/R1 sample ü.fastq', safe='')}/validate",
-            json={"validator_image": "dcp-upload/validator-fastq"},
-        )
-        invalid = api.put(
-            f"/v1/area/{area}/reads%2FR2.fastq/validate",
-            json={"validator_image": "dcp-upload/validator-fastq"},
-        )
-        assert (valid.status_code, invalid.status_code) == (200, 200)
+        api.validate_file(area, "reads/R1 sample ü.fastq", "dcp-upload/validator-fastq")
+        api.validate_file(area, "reads/R2.fastq", "dcp-upload/validator-fastq")
 
         def validated(name: str) -> bool:
-            return api.get(f"/v1/area/{area}/{quote(name, safe='')}/validate").json()[
-                "validation_status"
-            ] in ("VALIDATED", "FAILED")
+            return api.file_validation(area, name)["validation_status"] in ("VALIDATED", "FAILED")
 
         wait_until(
             lambda: validated("reads/R1 sample ü.fastq") and validated("reads/R2.fastq"),
             timeout=90,
             what="validations",
         )
-        ok = api.get(f"/v1/area/{area}/{quote('reads/R1 sample ü.fastq', safe='')}/validate").json()
-        bad = api.get(f"/v1/area/{area}/reads%2FR2.fastq/validate").json()
-        assert (ok["validation_status"], ok["exit_code"]) == ("VALIDATED", 0), stack.output()[-3000:]
-        assert (bad["validation_status"], bad["exit_code"]) == ("VALIDATED", 1)
+        ok = api.file_validation(area, "reads/R1 sample ü.fastq")
+        bad = api.file_validation(area, "reads/R2.fastq")
+        assert (ok["validation_status"], ok.get("exit_code")) == ("VALIDATED", 0), stack.output()[-3000:]
+        assert (bad["validation_status"], bad.get("exit_code")) == ("VALIDATED", 1)
         assert "invalid" in bad["validation_results"]
         # Both ran the same command (harness and FASTQ validator): one recorded digest.
-        assert ok["image_digest"] == bad["image_digest"]
-        assert re.fullmatch(r"sha256:[0-9a-f]{64}", ok["image_digest"])
-        evil = api.put(
-            f"/v1/area/{area}/reads%2FR2.fastq/validate", json={"validator_image": "evil/image:latest"}
-        )
-        assert (evil.status_code, evil.headers["content-type"]) == (400, "application/problem+json")
-        assert "is not allowed" in evil.json()["detail"]
-        assert api.get(f"/v1/area/{area}/validations").json()["VALIDATED"] == 2
+        assert ok.get("image_digest") == bad.get("image_digest")
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", str(ok.get("image_digest")))
+        with pytest.raises(BadRequestError) as evil:
+            api.validate_file(area, "reads/R2.fastq", "evil/image:latest")
+        assert isinstance(evil.value.body, dict)  # the parsed problem+json body
+        assert evil.value.body["status"] == 400
+        assert "is not allowed" in str(evil.value.detail)
+        assert api.area_validations(area)["VALIDATED"] == 2
 
         # Every notification reached ingest once, signed.
         received = ingest.wait_for(6, timeout=60)
@@ -135,10 +121,11 @@ def test_the_whole_service_on_one_machine(stack: Stack, ingest: FakeIngest) -> N
         assert sorted(n["exit_code"] for n in validated_notes) == [0, 1]
 
         # Deletion: objects gone, the area gone, rows kept (the area cannot be created again).
-        assert api.delete(f"/v1/area/{area}").status_code == 202
-        wait_until(lambda: api.head(f"/v1/area/{area}").status_code == 404, what="deletion")
+        assert api.delete_area(area)["area_uuid"] == area
+        wait_until(lambda: not api.area_exists(area), what="deletion")
         assert list((stack.workdir / "var" / "storage").glob(f"{area}/**/*")) == []
-        assert api.post(f"/v1/area/{area}").status_code == 409
+        with pytest.raises(ConflictError):
+            api.create_area(area)
 
 
 def test_restart_loses_nothing_and_duplicates_nothing(tmp_path: Path, ingest: FakeIngest) -> None:

@@ -103,6 +103,18 @@ def local_stage(
     outputs = json.loads(terraform.run(where, "output", "-json").stdout)
     stage = AppliedStage(terraform.show_state(where), outputs, moto_endpoint, apply_seconds)
     yield stage
+    started = time.monotonic()
     terraform.run(where, "destroy", "-auto-approve", "-input=false", *variables, timeout=900)
+    _report_destroy(time.monotonic() - started)
     assert terraform.run(where, "state", "list").stdout.strip() == "", "destroy left resources in the state"
     assert stage.client("lambda").list_functions()["Functions"] == [], "destroy left functions behind"
+
+
+def _report_destroy(seconds: float) -> None:
+    """Add the destroy's time to UPLOAD_TF_REPORT (test_local_env writes the apply's numbers there)."""
+    report = os.environ.get("UPLOAD_TF_REPORT")
+    if not report or not Path(report).is_file():
+        return
+    numbers = json.loads(Path(report).read_text())
+    numbers["destroy_seconds"] = round(seconds, 1)
+    Path(report).write_text(json.dumps(numbers))

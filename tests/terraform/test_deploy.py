@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support.moto_server import moto_process
 from terraform.tfhelpers import REPO_ROOT, Terraform
 
 needs_python_terraform = pytest.mark.skipif(
@@ -80,6 +81,15 @@ def test_skip_build_needs_built_zips(tmp_path: Path) -> None:
 @needs_python_terraform
 @pytest.mark.slow
 def test_bootstraps_then_plans_the_local_env_into_a_plan_file(
+    terraform: Terraform, lambda_zips: dict[str, Path], tmp_path: Path
+) -> None:
+    # A moto server of its own: the session's holds the applied local stage (same bucket and
+    # repository names), which a bootstrap would collide with.
+    with moto_process() as server:
+        _bootstrap_then_plan(terraform, server.url, lambda_zips, tmp_path)
+
+
+def _bootstrap_then_plan(
     terraform: Terraform, moto_endpoint: str, lambda_zips: dict[str, Path], tmp_path: Path
 ) -> None:
     tree = tmp_path / "terraform"

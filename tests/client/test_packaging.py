@@ -1,0 +1,93 @@
+"""The client installs and imports none of the server's dependencies (issue 17)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from support.checksums import reference_checksums
+from upload_common.checksums import s3_part_size
+
+SERVER_ONLY = ("sqlalchemy", "alembic", "psycopg", "connexion")
+
+# Run in a fresh interpreter: a meta-path finder refuses the server's modules before anything is
+# imported, then the client computes a file's checksums with the common engine.
+_REFUSING = """
+import importlib.abc, json, sys
+
+REFUSED = {refused!r}
+
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in REFUSED:
+            raise ImportError(f"refused import of {{name}}: the client must not need it")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+
+import upload_client
+from upload_client.checksums import local_checksums, part_size
+
+checksums = local_checksums(sys.argv[1])
+print(json.dumps({{
+    "checksums": checksums.as_dict(),
+    "part_size": part_size(200 * 1024 * 1024),
+    "loaded": sorted(m for m in sys.modules if m.split(".")[0] in REFUSED),
+}}))
+"""
+
+
+def test_the_client_computes_checksums_without_importing_the_server(tmp_path: Path) -> None:
+    data = b"".join(i.to_bytes(4, "little") for i in range(3_000_000))  # ~11 MiB: two parts
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    result = subprocess.run(
+        [sys.executable, "-c", _REFUSING.format(refused=set(SERVER_ONLY)), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["loaded"] == []
+    assert answer["checksums"] == reference_checksums(data)
+    assert answer["part_size"] == s3_part_size(200 * 1024 * 1024)  # the service's rule, not a copy
+
+
+def _requirements(distribution: str, extras: frozenset[str]) -> set[tuple[str, frozenset[str]]]:
+    """The (name, extras) a distribution requires when installed with `extras`, from its metadata."""
+    found = set()
+    for requirement in metadata.requires(distribution) or []:
+        spec, _, marker = requirement.partition(";")
+        wanted = re.findall(r"""extra\s*==\s*["']([^"']+)["']""", marker)
+        if wanted and not set(wanted) & extras:
+            continue
+        match = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?", spec)
+        assert match, requirement
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        found.add((name, frozenset(e.strip() for e in (match.group(2) or "").split(",") if e.strip())))
+    return found
+
+
+def test_installing_the_client_resolves_no_server_dependency() -> None:
+    """The closure of dcp-upload-client's requirements (installed metadata, environment markers aside)."""
+    seen: set[str] = set()
+    pending = [("dcp-upload-client", frozenset[str]())]
+    while pending:
+        name, extras = pending.pop()
+        key = f"{name}{sorted(extras)}"
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            pending.extend(_requirements(name, extras))
+        except metadata.PackageNotFoundError:
+            continue  # a platform-conditional requirement not installed here
+    names = {key.split("[")[0] for key in seen}
+    assert "dcp-upload-common" in names
+    assert not {n for n in names if n.startswith(SERVER_ONLY)}, sorted(names)
