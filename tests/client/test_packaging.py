@@ -30,6 +30,7 @@ class Refuse(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Refuse())
 
 import upload_client
+import upload_client.cli  # the dcp-upload command as well
 from upload_client.checksums import local_checksums, part_size
 
 checksums = local_checksums(sys.argv[1])

@@ -12,12 +12,13 @@ data "aws_caller_identity" "current" {}
 # the reapers ask about jobs (DescribeJobs), the functions that submit look up their job definition
 # (DescribeJobDefinitions) before registering one.
 locals {
-  batch_arn_prefix           = "arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
-  job_definition_arns        = "${local.batch_arn_prefix}:job-definition/${var.job_definition_name_prefix}*"
-  sqs_consume_actions        = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-  secret_read_actions        = ["secretsmanager:GetSecretValue"]
-  kms_key_arns               = var.kms_key_arn == null ? [] : [var.kms_key_arn]
-  bucket_objects_arn         = "${var.bucket_arn}/*"
+  batch_arn_prefix    = "arn:${data.aws_partition.current.partition}:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  job_definition_arns = "${local.batch_arn_prefix}:job-definition/${var.job_definition_name_prefix}*"
+  sqs_consume_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+  secret_read_actions = ["secretsmanager:GetSecretValue"]
+  kms_key_arns        = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+  bucket_objects_arn  = "${var.bucket_arn}/*"
+  # Batch's Describe* actions have no resource-level permissions: every statement granting them says "*".
   batch_describe_jobs        = ["batch:DescribeJobs"]
   batch_describe_definitions = ["batch:DescribeJobDefinitions"]
   # The stages pass the registry module's validator repositories; without a list, every repository of
@@ -79,7 +80,7 @@ data "aws_iam_policy_document" "checksum" {
   }
 
   statement {
-    sid       = "FindJobDefinitions"
+    sid       = "FindJobDefinitions" # "*": see batch_describe_definitions
     actions   = local.batch_describe_definitions
     resources = ["*"]
   }
@@ -147,7 +148,7 @@ data "aws_iam_policy_document" "scheduler" {
   }
 
   statement {
-    sid       = "FindJobDefinitions"
+    sid       = "FindJobDefinitions" # "*": see batch_describe_definitions
     actions   = local.batch_describe_definitions
     resources = ["*"]
   }
@@ -174,7 +175,7 @@ data "aws_iam_policy_document" "checksum_reaper" {
   }
 
   statement {
-    sid       = "DescribeJobs"
+    sid       = "DescribeJobs" # "*": see batch_describe_jobs
     actions   = local.batch_describe_jobs
     resources = ["*"]
   }
@@ -198,7 +199,7 @@ data "aws_iam_policy_document" "validation_sweep" {
   source_policy_documents = [data.aws_iam_policy_document.common.json]
 
   statement {
-    sid       = "DescribeJobs"
+    sid       = "DescribeJobs" # "*": see batch_describe_jobs
     actions   = local.batch_describe_jobs
     resources = ["*"]
   }

@@ -37,6 +37,14 @@ class ValidationStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
+# The states no transition leaves (domain.state_machines' tables, which tests check against these): here,
+# importable without the server extra, so the client's `status --wait` knows when to stop.
+FINAL_CHECKSUM_STATUSES = frozenset(
+    {ChecksumStatus.CHECKSUMMED, ChecksumStatus.ABORTED, ChecksumStatus.FAILED}
+)
+FINAL_VALIDATION_STATUSES = frozenset({ValidationStatus.VALIDATED, ValidationStatus.FAILED})
+
+
 class NotificationStatus(enum.StrEnum):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
