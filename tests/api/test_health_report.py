@@ -4,6 +4,7 @@ database queue, and `upload-api health-report` printing it and posting it to a w
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -185,6 +186,7 @@ def test_dry_run_prints_the_report_and_posts_nothing(
     webhook: CallbackServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("UPLOAD_HEALTH_WEBHOOK_URL", f"{webhook.url_base}/hooks/T000/B000/secret")
     assert main(["health-report", "--dry-run"]) == 0
@@ -208,8 +210,10 @@ def test_the_report_is_posted_to_the_webhook(
     webhook: CallbackServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("UPLOAD_HEALTH_WEBHOOK_URL", f"{webhook.url_base}/hooks/T000/B000/secret")
+    caplog.set_level(logging.INFO)
     assert main(["health-report"]) == 0
     printed = capsys.readouterr()
     [posted] = webhook.reports
@@ -217,6 +221,8 @@ def test_the_report_is_posted_to_the_webhook(
     assert posted.body["text"] == printed.out.rstrip("\n")  # what was printed is what was posted
     assert posted.body["blocks"][0]["type"] == "header"
     assert "posted" in printed.err
+    # The URL is a secret: no log line (httpx logs request URLs at INFO) may hold it.
+    assert "B000/secret" not in caplog.text + printed.err + printed.out
 
 
 def test_without_a_webhook_the_report_is_printed_and_the_operator_told(

@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return pe
     health.add_argument("--dry-run", action="store_true", help="print the report; do not post it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # httpx logs every request's full URL at INFO: the health webhook's URL is a secret, and the
+    # ingest URL may be one; our own lines say what was sent and how it ended.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings(Settings)
         context = build_context(settings)
