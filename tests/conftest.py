@@ -38,13 +38,15 @@ _AWS_TEST_ENVIRONMENT = {
 }
 
 
-# Test-harness inputs, not settings: a database, and the Terraform tests' mirror, build and report paths.
+# Test-harness inputs, not settings: a database, the Terraform tests' mirror, build and report paths, and
+# the browser test's screenshot folder.
 _HARNESS_VARIABLES = (
     "UPLOAD_TEST_DATABASE_URL",
     "UPLOAD_TF_PLUGIN_MIRROR",
     "UPLOAD_DIST_DIR",
     "UPLOAD_TF_REPORT",
     "UPLOAD_CHECKOV",
+    "UPLOAD_SCREENSHOT_DIR",  # where tests/browser saves the upload page's screenshot
 )
 
 

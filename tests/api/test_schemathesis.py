@@ -26,7 +26,7 @@ from upload_api.app import SPEC_FILE, create_app
 from upload_api.context import ApiContext
 
 API_KEY = "test-api-key"
-METHODS = ("get", "put", "post", "delete", "head")
+METHODS = ("get", "put", "post", "patch", "delete", "head")
 SPEC = yaml.safe_load((files("upload_api") / "openapi" / SPEC_FILE).read_text(encoding="utf-8"))
 OPERATIONS = [
     (method.upper(), path, mode)

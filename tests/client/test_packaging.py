@@ -6,13 +6,17 @@ import json
 import re
 import subprocess
 import sys
+import venv
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 from support.checksums import reference_checksums
 from upload_common.checksums import s3_part_size
 
 SERVER_ONLY = ("sqlalchemy", "alembic", "psycopg", "connexion")
+PACKAGES = Path(__file__).resolve().parents[2] / "packages"
 
 # Run in a fresh interpreter: a meta-path finder refuses the server's modules before anything is
 # imported, then the client computes a file's checksums with the common engine.
@@ -91,4 +95,42 @@ def test_installing_the_client_resolves_no_server_dependency() -> None:
             continue  # a platform-conditional requirement not installed here
     names = {key.split("[")[0] for key in seen}
     assert "dcp-upload-common" in names
+    assert not {n for n in names if n.startswith(SERVER_ONLY)}, sorted(names)
+
+
+def test_pip_resolves_no_server_dependency_for_a_fresh_virtualenv(tmp_path: Path) -> None:
+    """What `pip install packages/common packages/client` would install into an empty virtualenv (pip's
+    own resolver, `--dry-run --report`: nothing is installed), common from its local path."""
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--dry-run",
+            "--report",
+            report,
+            PACKAGES / "common",
+            PACKAGES / "client",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 and re.search(
+        r"(?i)connection|network|no matching distribution", result.stderr
+    ):
+        pytest.skip(
+            f"the package index cannot be reached to resolve the client's dependencies: {result.stderr[-300:]}"
+        )
+    assert result.returncode == 0, result.stderr
+    names = {
+        re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower()
+        for item in json.loads(report.read_text())["install"]
+    }
+    assert {"dcp-upload-client", "dcp-upload-common", "httpx", "boto3", "rich", "crc32c"} <= names
     assert not {n for n in names if n.startswith(SERVER_ONLY)}, sorted(names)

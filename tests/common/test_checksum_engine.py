@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 import os
 import random
@@ -18,6 +19,7 @@ from upload_common.checksums import (
     Checksums,
     S3EtagHasher,
     checksum_file,
+    checksum_file_parts,
     checksum_stream,
 )
 from upload_common.checksums.pipeline import HashPipeline
@@ -109,6 +111,23 @@ def test_a_file_gives_the_four_checksums_of_its_bytes(
 
     assert checksums.as_dict() == expected(size)
     assert progress.calls[-1] == (size, size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_file_gives_each_parts_md5_in_the_same_read(
+    content: bytes, expected: Callable[[int], dict[str, str]], size: int, tmp_path: Path
+) -> None:
+    """What S3 answers as each part's ETag when the file is uploaded with the service's part size."""
+    path = tmp_path / "file.bin"
+    path.write_bytes(content[:size])
+
+    checksums, parts = checksum_file_parts(path)
+
+    assert checksums.as_dict() == expected(size)
+    assert parts == tuple(
+        hashlib.md5(content[start : min(start + PART, size)], usedforsecurity=False).hexdigest()
+        for start in range(0, size, PART)
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import random
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from support.checksums import PART, reference_checksums
 from upload_common.checksums import checksum_object
 from upload_common.errors import ContentChangedError, InvalidInputError, ObjectNotFoundError
-from upload_common.storage import ObjectInfo, ObjectStore
+from upload_common.storage import ObjectInfo, ObjectStore, PartInfo
 
 MIB = 1024 * 1024
 KEY = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/reads/sample 1.fastq.gz"
@@ -88,6 +88,26 @@ class Observed(ObjectStore):
 
     def copy(self, source_key: str, destination_key: str) -> ObjectInfo:
         return self.inner.copy(source_key, destination_key)
+
+    def create_multipart_upload(
+        self, key: str, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        return self.inner.create_multipart_upload(key, content_type=content_type, metadata=metadata)
+
+    def upload_part(self, key: str, upload_id: str, number: int, stream: BinaryIO, *, size: int) -> PartInfo:
+        return self.inner.upload_part(key, upload_id, number, stream, size=size)
+
+    def list_parts(self, key: str, upload_id: str) -> Sequence[PartInfo]:
+        return self.inner.list_parts(key, upload_id)
+
+    def presign_upload_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str | None:
+        return self.inner.presign_upload_part(key, upload_id, number, expires_in=expires_in)
+
+    def complete_multipart_upload(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> ObjectInfo:
+        return self.inner.complete_multipart_upload(key, upload_id, parts)
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        self.inner.abort_multipart_upload(key, upload_id)
 
 
 def _random_bytes(size: int) -> bytes:

@@ -124,7 +124,6 @@ def test_the_policy_denies_putting_objects_anywhere_else(resource: str) -> None:
         "s3:GetObjectTagging",
         "s3:DeleteObject",
         "s3:DeleteObjectTagging",
-        "s3:AbortMultipartUpload",
         "s3:PutBucketPolicy",
         "s3:ListAllMyBuckets",
         "sts:AssumeRole",
@@ -146,6 +145,47 @@ def test_the_policy_denies_listing_anything_else(prefix: str | None) -> None:
     context = {} if prefix is None else {"s3:prefix": prefix}
     assert not allows(POLICY, "s3:ListBucket", BUCKET_ARN, context)
     assert not allows(POLICY, "s3:ListBucket", "arn:aws:s3:::other-bucket", {"s3:prefix": f"{AREA}/"})
+
+
+@pytest.mark.parametrize("prefix", [None, f"{AREA}/", f"{AREA}/big.bin"])
+def test_the_policy_never_lists_in_progress_uploads(prefix: str | None) -> None:
+    """AWS gives ListBucketMultipartUploads no `s3:prefix` key: allowed at all, it would show every
+    area's in-progress file names. `dcp-upload upload` resumes from the upload id it recorded."""
+    context = {} if prefix is None else {"s3:prefix": prefix}
+    assert not allows(POLICY, "s3:ListBucketMultipartUploads", BUCKET_ARN, context)
+    assert not any("ListBucketMultipartUploads" in str(s["Action"]) for s in POLICY["Statement"])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [".dcp-upload/inventory-20260101T000000000000Z.json", ".dcp-upload/x", ".dcp-upload/a/b"],
+)
+def test_the_policy_denies_putting_under_the_services_own_prefix(key: str) -> None:
+    """Sealing stores the inventory under `<area>/.dcp-upload/`: credentials issued before the seal
+    must not replace it. An explicit deny, so no other grant (the role's is bucket-wide) outweighs it."""
+    resource = f"arn:aws:s3:::{BUCKET}/{AREA}/{key}"
+    assert not allows(POLICY, "s3:PutObject", resource)
+    role_wide = {
+        "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"}]
+    }
+    assert allows(role_wide, "s3:PutObject", resource)  # the role alone would allow it
+    assert not allows({"Statement": role_wide["Statement"] + POLICY["Statement"]}, "s3:PutObject", resource)
+
+
+@pytest.mark.parametrize(
+    "key", ["x.dcp-upload/file", "dcp-upload/file", "dir/.dcp-upload/file", ".dcp-uploads/x"]
+)
+def test_names_that_merely_resemble_the_services_prefix_stay_writable(key: str) -> None:
+    assert allows(POLICY, "s3:PutObject", f"arn:aws:s3:::{BUCKET}/{AREA}/{key}")
+
+
+@pytest.mark.parametrize("action", ["s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"])
+def test_the_policy_allows_resuming_uploads_in_the_area_only(action: str) -> None:
+    """What `dcp-upload upload` needs to resume (ListParts) or drop (Abort) an interrupted upload."""
+    assert allows(POLICY, action, AREA_OBJECT)
+    assert not allows(POLICY, action, f"arn:aws:s3:::{BUCKET}/{OTHER_AREA}/x")
+    assert not allows(POLICY, action, f"arn:aws:s3:::{BUCKET}/{AREA}")
+    assert not allows(POLICY, action, BUCKET_ARN)
 
 
 def test_the_evaluator_itself_tells_allow_from_deny() -> None:
@@ -283,7 +323,8 @@ def test_every_arn_of_the_session_policy_is_in_the_role_s_partition(role_arn: st
 
     policy = json.loads(sent[0]["Policy"])
     resources = [r for statement in policy["Statement"] for r in statement["Resource"]]
-    assert resources == [f"arn:{partition}:s3:::{BUCKET}/{AREA}/*", f"arn:{partition}:s3:::{BUCKET}"]
+    objects, bucket = f"arn:{partition}:s3:::{BUCKET}/{AREA}/*", f"arn:{partition}:s3:::{BUCKET}"
+    assert resources == [objects, objects, bucket, f"arn:{partition}:s3:::{BUCKET}/{AREA}/.dcp-upload/*"]
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from support.factories import make_checksum, make_file, make_notification, make_validation
+from support.factories import (
+    make_area,
+    make_checksum,
+    make_file,
+    make_notification,
+    make_upload_session,
+    make_validation,
+)
 from support.scratch_database import scratch_database
 from upload_common.db import make_engine
 from upload_common.db.migrate import alembic_config, upgrade
-from upload_common.models import QueueMessage
+from upload_common.models import ManifestEntry, QueueMessage
 
 SCRIPT = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [script.revision for script in reversed(list(SCRIPT.walk_revisions()))]
@@ -132,6 +139,9 @@ def test_the_previous_schemas_queries_run_against_head(empty_database: str, prev
             make_validation(session, files=[make_file(session)])
             make_notification(session)
             session.add(QueueMessage(queue="checksum", body="{}"))  # the embedded queue's table
+            area = make_area(session)
+            make_upload_session(session, area)
+            session.add(ManifestEntry(area_id=area.id, name="expected.fastq", size=1))
             session.flush()
             connection = session.connection()
             rows = {

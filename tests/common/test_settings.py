@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr, field_validator
 
 from upload_common.errors import ConfigurationError
-from upload_common.settings import GIB, Settings, load_settings
+from upload_common.settings import ENV_PREFIX, GIB, Settings, load_settings
 
 
 def test_embedded_default_needs_no_variable(in_tmp_cwd: Path) -> None:
@@ -35,6 +35,25 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.port == 9090
 
 
+def test_upload_session_settings_are_read_from_their_documented_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/operations.md names them UPLOAD_SESSION_…; fields named `upload_session_…` once read
+    UPLOAD_UPLOAD_SESSION_… instead, and `upload-api serve` ignored the documented variables."""
+    monkeypatch.setenv("UPLOAD_SESSION_PART_SIZE_BYTES", "8388608")
+    monkeypatch.setenv("UPLOAD_SESSION_TTL_SECONDS", "3600")
+    settings = load_settings(Settings)
+    assert (settings.session_part_size_bytes, settings.session_ttl_seconds) == (8388608, 3600)
+
+
+def test_every_variable_is_the_prefix_and_the_field_name_once() -> None:
+    # The variable is ENV_PREFIX + the field's name: a field named upload_… would double the prefix.
+    doubled = [
+        name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}".startswith(ENV_PREFIX * 2)
+    ]
+    assert doubled == []
+
+
 def test_explicit_argument_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UPLOAD_QUEUE_URL", "https://sqs.example/123/from-env")
     assert load_settings(Settings, queue_url="db://").queue_url == "db://"
@@ -57,6 +76,7 @@ def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("UPLOAD_JOB_RUNNER", "kubernetes"),
         ("UPLOAD_STORAGE_URL", "gs://bucket"),
         ("UPLOAD_VALIDATORS", "{not json"),
+        ("UPLOAD_SESSION_PART_SIZE_BYTES", "1048576"),  # below S3's smallest part
     ],
 )
 def test_bad_value_stops_with_the_variable_name(

@@ -10,17 +10,26 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from support.factories import make_area, make_checksum, make_file, make_notification, make_validation
+from support.factories import (
+    make_area,
+    make_checksum,
+    make_file,
+    make_notification,
+    make_upload_session,
+    make_validation,
+)
 from upload_common.domain.state_machines import (
     AREA_TRANSITIONS,
     CHECKSUM_TRANSITIONS,
     FILE_TRANSITIONS,
     NOTIFICATION_TRANSITIONS,
+    UPLOAD_SESSION_TRANSITIONS,
     VALIDATION_TRANSITIONS,
     transition_area,
     transition_checksum,
     transition_file,
     transition_notification,
+    transition_upload_session,
     transition_validation,
 )
 from upload_common.errors import IllegalTransitionError
@@ -33,6 +42,7 @@ MACHINES: list[Machine] = [
     ("checksum", CHECKSUM_TRANSITIONS, make_checksum, transition_checksum),
     ("validation", VALIDATION_TRANSITIONS, make_validation, transition_validation),
     ("notification", NOTIFICATION_TRANSITIONS, make_notification, transition_notification),
+    ("upload_session", UPLOAD_SESSION_TRANSITIONS, make_upload_session, transition_upload_session),
 ]
 
 CASES = [

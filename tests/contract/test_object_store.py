@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
+import httpx
 import pytest
 
 from upload_common import boto_clients
@@ -23,8 +24,9 @@ from upload_common.errors import (
     InvalidInputError,
     InvalidNameError,
     ObjectNotFoundError,
+    UploadNotFoundError,
 )
-from upload_common.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from upload_common.storage import LocalObjectStore, ObjectStore, PartInfo, S3ObjectStore
 
 MIB = 1024 * 1024
 AREA = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -416,3 +418,114 @@ def test_a_key_of_exactly_1024_bytes_is_accepted(store: ObjectStore) -> None:
 
     assert store.head(key).size == 1
     assert [item.key for item in store.list(f"{AREA}/")] == [key]
+
+
+# -- multipart uploads --------------------------------------------------------------------------------
+
+PART = 5 * MIB  # S3's smallest part but the last
+
+
+def test_a_multipart_upload_assembles_its_parts_in_order(store: ObjectStore) -> None:
+    key = f"{AREA}/session/reads.fastq"
+    data = os.urandom(2 * PART + 1234)
+    upload_id = store.create_multipart_upload(key, content_type="text/plain", metadata={"sha256": "ab" * 32})
+    # Sent out of order, and part 2 twice: the second one replaces the first.
+    store.upload_part(key, upload_id, 3, io.BytesIO(data[2 * PART :]), size=1234)  # type: ignore[arg-type]
+    store.upload_part(key, upload_id, 2, Unseekable(os.urandom(PART)), size=PART)  # type: ignore[arg-type]
+    store.upload_part(key, upload_id, 1, Unseekable(data[:PART]), size=PART)  # type: ignore[arg-type]
+    again = store.upload_part(key, upload_id, 2, Unseekable(data[PART : 2 * PART]), size=PART)  # type: ignore[arg-type]
+    assert again.etag == md5_hex(data[PART : 2 * PART])
+    parts = store.list_parts(key, upload_id)
+    assert [(p.number, p.size, p.etag) for p in parts] == [
+        (1, PART, md5_hex(data[:PART])),
+        (2, PART, md5_hex(data[PART : 2 * PART])),
+        (3, 1234, md5_hex(data[2 * PART :])),
+    ]
+    # Parts are no objects: listing the area shows nothing until the upload completes.
+    assert list(store.list(f"{AREA}/")) == []
+    with pytest.raises(ObjectNotFoundError):
+        store.head(key)
+
+    info = store.complete_multipart_upload(key, upload_id, parts)
+
+    assert (info.size, info.content_type, dict(info.metadata)) == (
+        len(data),
+        "text/plain",
+        {"sha256": "ab" * 32},
+    )
+    with store.open(key) as handle:
+        assert handle.read() == data
+    # S3 names the object by its parts; the local store keeps the service's rule (one 64 MiB part here).
+    expected = expected_s3_etag(data, PART) if isinstance(store, S3ObjectStore) else md5_hex(data)
+    assert store.head(key).etag == info.etag == expected
+    assert [o.key for o in store.list(f"{AREA}/")] == [key]
+    with pytest.raises(UploadNotFoundError):
+        store.list_parts(key, upload_id)  # the upload is over
+
+
+def test_completing_with_a_part_that_was_not_received_is_refused(store: ObjectStore) -> None:
+    key = f"{AREA}/session/missing"
+    upload_id = store.create_multipart_upload(key)
+    first = store.upload_part(key, upload_id, 1, io.BytesIO(b"x" * PART), size=PART)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        store.complete_multipart_upload(
+            key, upload_id, [first, PartInfo(number=2, size=10, etag=md5_hex(b"not sent"))]
+        )
+    with pytest.raises(ObjectNotFoundError):
+        store.head(key)
+    assert [p.number for p in store.list_parts(key, upload_id)] == [1]  # still there to finish
+
+
+def test_a_part_shorter_or_longer_than_announced_is_refused(store: ObjectStore) -> None:
+    key = f"{AREA}/session/short"
+    upload_id = store.create_multipart_upload(key)
+    with pytest.raises(InvalidInputError):
+        store.upload_part(key, upload_id, 1, Unseekable(b"abc"), size=4)  # type: ignore[arg-type]
+    if not isinstance(store, S3ObjectStore):  # botocore sends exactly `size` bytes of a longer stream
+        with pytest.raises(InvalidInputError):
+            store.upload_part(key, upload_id, 1, Unseekable(b"abcde"), size=4)  # type: ignore[arg-type]
+    assert store.list_parts(key, upload_id) == []
+
+
+def test_abort_drops_the_parts_and_may_be_repeated(store: ObjectStore) -> None:
+    key = f"{AREA}/session/aborted"
+    upload_id = store.create_multipart_upload(key)
+    store.upload_part(key, upload_id, 1, io.BytesIO(b"bytes"), size=5)  # type: ignore[arg-type]
+    store.abort_multipart_upload(key, upload_id)
+    store.abort_multipart_upload(key, upload_id)
+    with pytest.raises(UploadNotFoundError):
+        store.list_parts(key, upload_id)
+    with pytest.raises(ObjectNotFoundError):
+        store.head(key)
+    if isinstance(store, LocalObjectStore):  # (moto answers a part for an aborted upload with a 500)
+        with pytest.raises(UploadNotFoundError):
+            store.upload_part(key, upload_id, 1, io.BytesIO(b"bytes"), size=5)  # type: ignore[arg-type]
+        assert not any((Path(store.url.removeprefix("file://")) / ".upload-store" / "uploads").iterdir())
+
+
+def test_an_upload_id_of_another_key_or_made_up_is_unknown(store: ObjectStore) -> None:
+    upload_id = store.create_multipart_upload(f"{AREA}/one")
+    with pytest.raises(UploadNotFoundError):
+        store.list_parts(f"{AREA}/two", upload_id if isinstance(store, LocalObjectStore) else "made-up")
+    with pytest.raises(UploadNotFoundError):
+        store.list_parts(f"{AREA}/one", "0" * 32)
+    with pytest.raises(InvalidNameError):
+        store.create_multipart_upload(f"{AREA}/../escape")
+
+
+def test_a_presigned_part_url_takes_the_part_without_other_authority(store: ObjectStore) -> None:
+    key = f"{AREA}/session/presigned"
+    upload_id = store.create_multipart_upload(key)
+    url = store.presign_upload_part(key, upload_id, 1, expires_in=300)
+    if isinstance(store, LocalObjectStore):
+        assert url is None  # the API offers its own signed route instead
+        return
+    assert url is not None
+    response = httpx.put(url, content=b"presigned bytes")
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"].strip('"') == md5_hex(b"presigned bytes")
+    parts = store.list_parts(key, upload_id)
+    assert [(p.number, p.size) for p in parts] == [(1, len(b"presigned bytes"))]
+    store.complete_multipart_upload(key, upload_id, parts)
+    with store.open(key) as handle:
+        assert handle.read() == b"presigned bytes"

@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import botocore.exceptions
@@ -120,3 +121,35 @@ def test_a_multipart_put_that_fails_is_aborted(api_context: ApiContext, aws: Sta
     assert denied("s3:AbortMultipartUpload") == []
     s3: Any = boto3.client("s3", region_name=REGION)
     assert s3.list_multipart_uploads(Bucket=aws.bucket).get("Uploads", []) == []
+
+
+def test_upload_sessions_run_under_the_api_role(
+    client: TestClient, api_context: ApiContext, aws: StageIam
+) -> None:
+    # Create, presign a part, list parts, complete and abort, as the routes make them. The part itself is
+    # sent with the API role's credentials through the store (UploadPart is s3:PutObject, as the presigned
+    # URL is): httpx would bypass this in-process emulator.
+    data = b"session bytes\n" * 1000
+    with enforced():
+        area = new_area(client)
+        created = client.post(
+            f"/v2/areas/{area}/uploads", headers=AUTH, json={"name": "s.txt", "size": len(data)}
+        )
+        assert created.status_code == 201, created.text
+        session = created.json()
+        target = client.post(f"/v2/areas/{area}/uploads/{session['id']}/parts/1", headers=AUTH)
+        assert target.status_code == 200, target.text
+        assert "X-Amz-Signature=" in target.json()["url"]
+        upload_id = parse_qs(urlsplit(target.json()["url"]).query)["uploadId"][0]
+        api_context.store.upload_part(f"{area}/s.txt", upload_id, 1, io.BytesIO(data), size=len(data))  # type: ignore[arg-type]
+        listed = client.get(f"/v2/areas/{area}/uploads/{session['id']}", headers=AUTH)
+        assert [p["size"] for p in listed.json()["parts"]] == [len(data)]
+        completed = client.post(f"/v2/areas/{area}/uploads/{session['id']}/complete", headers=AUTH)
+        assert completed.status_code == 200, completed.text
+        other = client.post(
+            f"/v2/areas/{area}/uploads", headers=AUTH, json={"name": "t.txt", "size": 1}
+        ).json()
+        assert client.delete(f"/v2/areas/{area}/uploads/{other['id']}", headers=AUTH).status_code == 204
+    allowed = {c.action for c in calls_of_this_test() if c.allowed}
+    assert {"s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"} <= allowed
+    assert [c.action for c in calls_of_this_test() if not c.allowed] == []

@@ -1,6 +1,6 @@
 """The workers' code with the credentials of the roles Terraform gives their Lambdas, in an
 IAM-enforcing moto: the checksum worker (inline checksum), the deletion worker, the checksum reaper,
-reconciliation and the health report."""
+reconciliation, the health report and the area expiry sweep."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from iam.emulator import REGION, StageIam, calls_of_this_test, enforced
 from support.checksums import reference_checksums
 from support.factories import make_area, make_checksum, make_file
 from upload_api.workers.deletion import handle_deletion_message
+from upload_api.workers.expiry_sweep import sweep_expired_areas
 from upload_checksum import lambda_handlers as lambda_entry
 from upload_checksum.reaper import reap
 from upload_checksum.worker import Outcome, handle_record
@@ -161,3 +162,22 @@ def test_checksum_worker_deletes_an_object_that_reached_an_area_being_deleted(
         assert handle_record(worker, s3_event(area, "late.fastq", 4)) == [Outcome.REMOVED]
     assert s3.list_objects_v2(Bucket=aws.bucket, Prefix=f"{area}/")["KeyCount"] == 0
     assert refusals() == []
+
+
+def test_area_expiry_sweep_queues_the_deletion_of_an_expired_area(
+    client: TestClient, components: Components, aws: StageIam, api_context: Any
+) -> None:
+    area = str(uuid.uuid4())
+    with enforced():
+        assert client.post(f"/v1/area/{area}", headers=AUTH, json={"ttl_seconds": 2}).status_code == 201
+    sweeper = components.context("area expiry sweep", "upload-local-area-expiry")
+    with enforced():
+        result = sweep_expired_areas(sweeper, now=utcnow() + timedelta(minutes=1))
+    assert area in result.to_delete
+    assert json.dumps({"type": "area_deletion", "area_uuid": area}) in received(
+        f"{api_context.settings.queue_url}-deletion"
+    )
+    assert refusals() == []
+    assert "sqs:SendMessage" in {
+        c.action for c in calls_of_this_test() if c.role.startswith("upload-local-area-expiry-")
+    }

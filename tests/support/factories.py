@@ -8,6 +8,7 @@ flush and expire; here the row is refreshed instead, so it stays readable after 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import update
@@ -18,6 +19,7 @@ from upload_common.models import (
     FileVersion,
     Notification,
     UploadArea,
+    UploadSession,
     Validation,
     ValidationFile,
 )
@@ -25,6 +27,7 @@ from upload_common.statuses import (
     AreaStatus,
     ChecksumStatus,
     NotificationType,
+    UploadSessionStatus,
     ValidationStatus,
 )
 
@@ -95,3 +98,17 @@ def make_notification(session: Session, **fields: Any) -> Notification:
         "payload": {"upload_area_id": "x"},
     }
     return _persisted(session, Notification(**(values | fields)))
+
+
+def make_upload_session(session: Session, area: UploadArea | None = None, **fields: Any) -> UploadSession:
+    area = area or make_area(session)
+    values: dict[str, Any] = {
+        "area_id": area.id,
+        "name": f"file-{uuid.uuid4().hex[:8]}",
+        "size": 10,
+        "part_size": 64 * 1024 * 1024,
+        "store_upload_id": uuid.uuid4().hex,
+        "status": UploadSessionStatus.OPEN,
+        "expires_at": datetime.now(UTC) + timedelta(days=7),
+    }
+    return _persisted(session, UploadSession(**(values | fields)))

@@ -23,14 +23,16 @@ from upload_common.storage import ObjectStore
 API_KEY = "live-api-key"
 
 
-def live_context(database_url: str, store: ObjectStore) -> ApiContext:
-    """A context whose queues live in the same database (`db://`), so nothing else must run."""
+def live_context(database_url: str, store: ObjectStore, **overrides: Any) -> ApiContext:
+    """A context whose queues live in the same database (`db://`), so nothing else must run;
+    `overrides`: more settings."""
     settings = Settings(
         database_url=database_url,
         storage_url=store.url,
         queue_url="db://",
         api_keys=(API_KEY,),
         secret_key="live-test-secret",
+        **overrides,
     )
     engine = make_engine(database_url)
     return ApiContext(

@@ -31,6 +31,7 @@ EXPECTED_HANDLERS = {
     "upload-local-dispatcher": "upload_api.lambda_handlers.dispatcher_handler",
     "upload-local-validation-sweep": "upload_api.lambda_handlers.validation_sweep_handler",
     "upload-local-reconcile": "upload_checksum.lambda_handlers.reconcile_handler",
+    "upload-local-area-expiry": "upload_api.lambda_handlers.area_expiry_handler",
     "upload-local-migrate": "upload_common.migration_handler.handler",
     "upload-local-health-report": "upload_api.lambda_handlers.health_report_handler",
 }

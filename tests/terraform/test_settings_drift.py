@@ -54,6 +54,8 @@ def test_the_wiring_is_all_there() -> None:
         "UPLOAD_PUBLIC_URL",
         "UPLOAD_INGEST_URL",
         "UPLOAD_CHECKSUM_INLINE_MAX_BYTES",
+        "UPLOAD_AREA_TTL_SECONDS",
+        "UPLOAD_AREA_EXPIRY_WARNING_SECONDS",
         "UPLOAD_CHECKSUM_JOB_IMAGE",
         "UPLOAD_VALIDATOR_IMAGES",
         "UPLOAD_CREDENTIALS_DURATION_SECONDS",
@@ -86,7 +88,7 @@ def test_wired_handlers_are_functions_of_the_packages() -> None:
             for handler in HANDLER.findall(COMMENT.sub("", path.read_text()))
         }
     )
-    assert len(handlers) == 9, handlers  # the api's, 7 workers' and the health report's
+    assert len(handlers) == 10, handlers  # the api's, 8 workers' and the health report's
     for handler in handlers:
         module, _, function = handler.rpartition(".")
         assert callable(getattr(importlib.import_module(module), function, None)), (

@@ -65,6 +65,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 }
 
+# The upload page PUTs session parts straight to presigned URLs from the API's origin; it reads each
+# part's ETag. Nothing else crosses origins: no GET, no other header exposed.
+resource "aws_s3_bucket_cors_configuration" "this" {
+  count  = length(var.cors_allowed_origins) > 0 ? 1 : 0
+  bucket = aws_s3_bucket.this.id
+
+  cors_rule {
+    allowed_methods = ["PUT"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["content-type"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3600
+  }
+}
+
 data "aws_iam_policy_document" "bucket" {
   statement {
     sid       = "DenyInsecureTransport"

@@ -67,13 +67,24 @@ variable "consumer_timeout_seconds" {
 }
 
 variable "abort_incomplete_multipart_upload_days" {
-  description = "Days after which an unfinished multipart upload is aborted and its parts deleted."
+  description = "Days after which an unfinished multipart upload is aborted and its parts deleted: longer than an upload session lives (UPLOAD_SESSION_TTL_SECONDS, 7 days), whose own sweep aborts it first."
   type        = number
-  default     = 7
+  default     = 8
 
   validation {
     condition     = var.abort_incomplete_multipart_upload_days >= 1 && var.abort_incomplete_multipart_upload_days <= 365
     error_message = "abort_incomplete_multipart_upload_days must be between 1 and 365."
+  }
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins (scheme://host[:port], no path) whose browser pages may PUT upload-session parts to presigned URLs of the bucket (CORS; `ETag` exposed); empty: no CORS configuration."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.cors_allowed_origins : can(regex("^https?://[^/*\\s]+$", origin))])
+    error_message = "cors_allowed_origins must be origins such as https://upload.example.org (no path, no wildcard)."
   }
 }
 

@@ -4,12 +4,15 @@
 data "aws_iam_policy_document" "api" {
   # PutObjectTagging: a PUT through the API writes the file's checksum tags (hca-dss-*) after its bytes;
   # without it every such upload stores the bytes and answers 503 (tests/iam/test_api.py).
-  # AbortMultipartUpload: a multipart PUT or copy that fails is aborted (upload_common.storage.s3).
+  # AbortMultipartUpload: a multipart PUT or copy that fails is aborted (upload_common.storage.s3), and
+  # so is an upload session the client aborts. Upload sessions: Create/UploadPart (presigned with this
+  # role)/Complete are s3:PutObject; ListParts is s3:ListMultipartUploadParts (tests/iam/test_api.py).
   # No GetObjectVersion: the service never names a version (VersionId) in a request.
   statement {
     sid = "ReadAndStoreObjects"
     actions = [
       "s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
     ]
     resources = ["${module.storage.s3_bucket_arn}/*"]
   }
@@ -73,11 +76,22 @@ resource "aws_iam_role" "submitter" {
   tags = var.tags
 }
 
-# Put objects and list: nothing else. No tagging, so a submitter can never forge the service's checksum tags.
+# Put objects, list, and resume or drop an interrupted multipart upload: nothing else. No tagging, so a
+# submitter can never forge the service's checksum tags. The API's session policy narrows each to one area
+# (and keeps the area's .dcp-upload/ prefix, the service's own, out of reach).
 data "aws_iam_policy_document" "submitter" {
   statement {
     sid       = "PutObjects"
     actions   = ["s3:PutObject"]
+    resources = ["${module.storage.s3_bucket_arn}/*"]
+  }
+
+  # `dcp-upload upload` resumes the upload it recorded: the parts it already holds (ListParts), or aborts it
+  # (the file changed). No s3:ListBucketMultipartUploads: AWS has no s3:prefix key for it, so it would list
+  # every area's in-progress uploads (their file names).
+  statement {
+    sid       = "ResumeUploads"
+    actions   = ["s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"]
     resources = ["${module.storage.s3_bucket_arn}/*"]
   }
 

@@ -29,6 +29,9 @@ locals {
       UPLOAD_SECRET_KEY_SECRET_ARN     = local.secret_arns.secret_key
       UPLOAD_CHECKSUM_INLINE_MAX_BYTES = tostring(var.checksum_inline_max_bytes)
       UPLOAD_VALIDATOR_IMAGES          = jsonencode(var.validator_images)
+      # Read by the API (new areas) and the expiry sweep (the warning).
+      UPLOAD_AREA_TTL_SECONDS            = tostring(var.area_ttl_seconds)
+      UPLOAD_AREA_EXPIRY_WARNING_SECONDS = tostring(var.area_expiry_warning_seconds)
     },
     var.ingest_url == null ? {} : { UPLOAD_INGEST_URL = var.ingest_url },
     local.database_environment,
@@ -139,6 +142,8 @@ module "storage" {
   consumer_timeout_seconds = local.consumer_timeouts
   kms_key_arn              = aws_kms_key.this.arn
   force_destroy            = var.force_destroy_bucket
+  # The upload page (served by the API) PUTs session parts to presigned URLs from the API's origin.
+  cors_allowed_origins = [regex("^https?://[^/]+", module.api.api_public_url)]
 
   restrict_dead_letter_sources = var.restrict_dead_letter_sources
   tags                         = var.tags

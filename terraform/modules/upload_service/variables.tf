@@ -196,6 +196,28 @@ variable "credentials_duration_seconds" {
   }
 }
 
+variable "area_ttl_seconds" {
+  description = "A new area expires (and is deleted) this long after its creation unless its creation or PATCH /v2/areas/{uuid} says otherwise (UPLOAD_AREA_TTL_SECONDS); 0: new areas never expire."
+  type        = number
+  default     = 7776000
+
+  validation {
+    condition     = var.area_ttl_seconds >= 0 && floor(var.area_ttl_seconds) == var.area_ttl_seconds
+    error_message = "area_ttl_seconds must be a whole number of seconds, 0 or more."
+  }
+}
+
+variable "area_expiry_warning_seconds" {
+  description = "The area_expiring notification goes out this long before an area expires (UPLOAD_AREA_EXPIRY_WARNING_SECONDS); 0: no warning."
+  type        = number
+  default     = 604800
+
+  validation {
+    condition     = var.area_expiry_warning_seconds >= 0 && floor(var.area_expiry_warning_seconds) == var.area_expiry_warning_seconds
+    error_message = "area_expiry_warning_seconds must be a whole number of seconds, 0 or more."
+  }
+}
+
 variable "checksum_inline_max_bytes" {
   description = "Above this size an object is checksummed by a Batch job instead of in the Lambda."
   type        = number

@@ -1,5 +1,5 @@
 # The service's background functions. Three consume a queue through an event-source mapping that reports
-# partial batch failures (only the failed messages return to the queue); four run on a schedule.
+# partial batch failures (only the failed messages return to the queue); five run on a schedule.
 #
 #   checksum          checksum queue    upload_checksum.lambda_handlers.handler          checksum.zip
 #   deletion          deletion queue    upload_api.lambda_handlers.deletion_handler      api.zip
@@ -8,6 +8,7 @@
 #   dispatcher        schedule          upload_api.lambda_handlers.dispatcher_handler    api.zip
 #   validation_sweep  schedule          upload_api.lambda_handlers.validation_sweep_handler api.zip
 #   reconcile         schedule          upload_checksum.lambda_handlers.reconcile_handler checksum.zip
+#   area_expiry       schedule          upload_api.lambda_handlers.area_expiry_handler   api.zip
 
 locals {
   definitions = {
@@ -53,6 +54,12 @@ locals {
       artifact    = "checksum"
       queue       = null
     }
+    area_expiry = {
+      description = "Warns of expiring areas (area_expiring) and queues the deletion of expired ones"
+      handler     = "upload_api.lambda_handlers.area_expiry_handler"
+      artifact    = "api"
+      queue       = null
+    }
   }
 
   artifacts = {
@@ -73,6 +80,7 @@ locals {
     dispatcher       = data.aws_iam_policy_document.dispatcher.json
     validation_sweep = data.aws_iam_policy_document.validation_sweep.json
     reconcile        = data.aws_iam_policy_document.reconcile.json
+    area_expiry      = data.aws_iam_policy_document.area_expiry.json
   }
 }
 

@@ -203,6 +203,13 @@ data "aws_iam_policy_document" "validation_sweep" {
     actions   = local.batch_describe_jobs
     resources = ["*"]
   }
+
+  # The same sweep expires upload sessions past their expiry: their multipart uploads are aborted.
+  statement {
+    sid       = "AbortExpiredUploadSessions"
+    actions   = ["s3:AbortMultipartUpload"]
+    resources = [local.bucket_objects_arn]
+  }
 }
 
 # Lists the bucket and re-reads objects (verification), queues what it finds: nothing else.
@@ -225,5 +232,17 @@ data "aws_iam_policy_document" "reconcile" {
     sid       = "QueueChecksums"
     actions   = ["sqs:SendMessage"]
     resources = [var.queue_arns["checksum"]]
+  }
+}
+
+# Reads and updates areas in the database, queues the deletion of expired ones: nothing else (the
+# deletion function deletes their objects).
+data "aws_iam_policy_document" "area_expiry" {
+  source_policy_documents = [data.aws_iam_policy_document.common.json]
+
+  statement {
+    sid       = "QueueDeletions"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arns["deletion"]]
   }
 }

@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "api_zip_path" {
-  description = "Path of dist/lambda/api.zip (deletion, scheduler, dispatcher, validation sweep); null: `api_zip_s3_key` in `artifacts_bucket`."
+  description = "Path of dist/lambda/api.zip (deletion, scheduler, dispatcher, validation sweep, area expiry); null: `api_zip_s3_key` in `artifacts_bucket`."
   type        = string
   default     = null
 }
@@ -116,6 +116,15 @@ variable "functions" {
       maximum_concurrency                = optional(number, 10)
       schedule_expression                = optional(string, "rate(5 minutes)")
     }), { schedule_expression = "rate(1 day)" })
+    area_expiry = optional(object({
+      memory_size                        = optional(number, 512)
+      timeout                            = optional(number, 900)
+      reserved_concurrent_executions     = optional(number, -1)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 10)
+      schedule_expression                = optional(string, "rate(5 minutes)")
+    }), { timeout = 300, schedule_expression = "rate(5 minutes)" })
   })
   default = {}
 
@@ -141,7 +150,7 @@ variable "function_environment_variables" {
   default     = {}
 
   validation {
-    condition     = alltrue([for name in keys(var.function_environment_variables) : contains(["checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile"], name)])
+    condition     = alltrue([for name in keys(var.function_environment_variables) : contains(["checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile", "area_expiry"], name)])
     error_message = "function_environment_variables keys must be function names."
   }
 }

@@ -131,8 +131,11 @@ class RawPathMiddleware:
         await self.app(scope, receive, send)
 
 
-# PUT /v1/area/{uuid}/{filename}: one raw path segment after the area, other than the area-level PUTs.
-_FILE_PUT = re.compile(r"^/v1/area/[^/]+/(?!files_info$|validate$)[^/]+$")
+# PUT /v1/area/{uuid}/{filename}: one raw path segment after the area, other than the area-level PUTs;
+# and an upload session's part (its bytes are a slice of any file).
+_FILE_PUT = re.compile(
+    r"^/v1/area/[^/]+/(?!files_info$|validate$)[^/]+$|^/v2/areas/[^/]+/uploads/[^/]+/parts/[^/]+$"
+)
 
 
 class OpaqueFileBodyMiddleware:

@@ -1,4 +1,5 @@
-"""Authentication at the API edge: `Api-Key` for ingest, per-job bearer tokens for job callbacks.
+"""Authentication at the API edge: `Api-Key` for ingest, per-job bearer tokens for job callbacks,
+`Submitter-Link` tokens for submitters (one area's uploads and status).
 
 connexion calls these from its security middleware (named in the spec by `x-apikeyInfoFunc` and
 `x-bearerInfoFunc`); they find the app's `ApiContext` in the request scope, put there by
@@ -12,11 +13,13 @@ import hmac
 import re
 from typing import Any
 
-from connexion.exceptions import OAuthProblem
+import anyio.to_thread
+from connexion.exceptions import Forbidden, OAuthProblem
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from upload_api.context import ApiContext
 from upload_common.callback_tokens import CallbackKind, TokenCheck, check_job_token
+from upload_common.domain.submitter_links import LinkCheck, check_link, link_refusal
 
 SCOPE_KEY = "upload_context"
 
@@ -57,6 +60,35 @@ def job_token_info(token: str, request: Any, required_scopes: Any = None) -> dic
         # Said only of a token we issued for this record: the job outlived its timeout and margin.
         raise OAuthProblem(detail="the callback token has expired")
     return {"sub": f"{kind}:{record_id}"} if check is TokenCheck.VALID else None
+
+
+# The area of a request under /v2/areas/{uuid}/… (raw path: see upload_api.app.RawPathMiddleware).
+_V2_AREA = re.compile(r"^/v2/areas/(?P<area>[^/]+)(?:/|$)")
+
+
+async def submitter_link_info(token: str, request: Any, required_scopes: Any = None) -> dict[str, str]:
+    """A `Submitter-Link` token for the path's area: tampered or expired → 401; another area's, or an
+    area that no longer takes uploads (locked, sealed, being deleted, deleted, expired) → 403 saying
+    why. The area's state is read at every request, so a lock stops its links at once."""
+    context: ApiContext = request.scope[SCOPE_KEY]
+    match = _V2_AREA.match(request.scope.get("path", ""))
+    area_uuid = match["area"] if match else ""
+    check = check_link(context.secret_key, area_uuid, token)
+    if check is LinkCheck.INVALID:
+        raise OAuthProblem(detail="the submitter link is not valid (altered or malformed)")
+    if check is LinkCheck.EXPIRED:
+        raise OAuthProblem(detail="the submitter link has expired: ask for a new one")
+    if check is LinkCheck.OTHER_AREA:
+        raise Forbidden(detail=f"the submitter link is for another upload area, not {area_uuid}")
+    refusal = await anyio.to_thread.run_sync(_link_refusal, context, area_uuid)  # the database blocks
+    if refusal is not None:
+        raise Forbidden(detail=refusal)
+    return {"sub": f"submitter-link:{area_uuid}"}
+
+
+def _link_refusal(context: ApiContext, area_uuid: str) -> str | None:
+    with context.sessions() as session:
+        return link_refusal(session, area_uuid)
 
 
 # A validation job asks for its staging credentials with the token of its validation.

@@ -1,8 +1,10 @@
 """`upload-api`: run the API server or one of the api package's workers as its own process.
 
     upload-api serve [--host H] [--port P]   the REST API (uvicorn)
-    upload-api deletion-worker               deletes areas queued for deletion
-    upload-api validation-scheduler          submits validation jobs (and sweeps stuck validations)
+    upload-api deletion-worker               deletes areas queued for deletion (and, every minute,
+                                             warns of and queues the deletion of expiring areas)
+    upload-api validation-scheduler          submits validation jobs (and sweeps stuck validations
+                                             and expired upload sessions)
     upload-api dispatcher                    delivers notifications to UPLOAD_INGEST_URL
     upload-api redeliver-notifications [--id UUID ...]
                                              makes FAILED notifications PENDING again
@@ -26,7 +28,9 @@ from upload_api.context import ApiContext, build_context
 from upload_api.notify.health_webhook import post_health_report
 from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import redeliver_failed, run_dispatcher
+from upload_api.workers.expiry_sweep import sweep_expired_areas
 from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
+from upload_api.workers.upload_sweep import sweep_upload_sessions
 from upload_api.workers.validation_sweep import sweep
 from upload_common.consumers import every, run_consumer, stop_on_signals
 from upload_common.errors import UploadError
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return pe
     serve = commands.add_parser("serve", help="run the REST API")
     serve.add_argument("--host", help="listen address (default UPLOAD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default UPLOAD_PORT or 8080)")
-    commands.add_parser("deletion-worker", help="delete areas queued for deletion")
+    commands.add_parser("deletion-worker", help="delete areas queued for deletion; sweep expired areas")
     commands.add_parser("validation-scheduler", help="submit validation jobs; sweep stuck validations")
     commands.add_parser("dispatcher", help="deliver notifications to UPLOAD_INGEST_URL")
     redeliver = commands.add_parser(
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return pe
                 context,
                 lambda body: handle_scheduling_message(context, body),
                 "validation",
-                on_idle=every(SWEEP_EVERY_SECONDS, lambda: sweep(context)),
+                on_idle=every(SWEEP_EVERY_SECONDS, lambda: _sweeps(context)),
             )
         if args.command == "health-report":
             return _health_report(context, as_json=args.json, dry_run=args.dry_run)
@@ -85,10 +89,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return pe
             count = redeliver_failed(context, ids=args.ids)
             print(f"{count} notification(s) made PENDING for redelivery")  # noqa: T201 - the command's output
             return 0
-        return _work(context, lambda body: handle_deletion_message(context, body), "deletion")
+        return _work(
+            context,
+            lambda body: handle_deletion_message(context, body),
+            "deletion",
+            on_idle=every(SWEEP_EVERY_SECONDS, lambda: sweep_expired_areas(context)),
+        )
     except UploadError as exc:
         print(f"upload-api: {exc}", file=sys.stderr)  # noqa: T201 - a command's own error output
         return 2
+
+
+def _sweeps(context: ApiContext) -> None:
+    sweep(context)
+    sweep_upload_sessions(context)  # expired upload sessions: their parts deleted
 
 
 def _health_report(context: ApiContext, *, as_json: bool, dry_run: bool) -> int:

@@ -16,7 +16,9 @@ from upload_api.notify.health_webhook import post_health_report
 from upload_api.notify.sender import IngestSender
 from upload_api.workers.deletion import handle_deletion_message
 from upload_api.workers.dispatcher import DispatchReport, dispatch_until_empty
+from upload_api.workers.expiry_sweep import sweep_expired_areas
 from upload_api.workers.scheduler import handle_scheduling_message, validation_job_runner
+from upload_api.workers.upload_sweep import sweep_upload_sessions
 from upload_api.workers.validation_sweep import sweep
 from upload_common.consumers import sqs_batch_response
 from upload_common.health_report import compute_health_report
@@ -112,9 +114,18 @@ def scheduler_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, A
 
 
 def validation_sweep_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int]:
-    """Schedule → fail validations whose job failed; re-queue those whose message was lost."""
-    report = sweep(_validation_context())
-    return {"requeued": report.requeued, "failed": report.failed}
+    """Schedule → fail validations whose job failed; re-queue those whose message was lost; expire
+    upload sessions past their expiry (their parts deleted)."""
+    context = _validation_context()
+    report = sweep(context)
+    expired = sweep_upload_sessions(context)
+    return {"requeued": report.requeued, "failed": report.failed, "upload_sessions_expired": expired}
+
+
+def area_expiry_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, int]:
+    """Schedule → warn of expiring areas (`area_expiring`) and queue the deletion of expired ones."""
+    result = sweep_expired_areas(_expiry_context())
+    return {"warned": len(result.warned), "queued_for_deletion": len(result.to_delete)}
 
 
 def health_report_handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
@@ -131,6 +142,12 @@ def health_report_handler(event: dict[str, Any], lambda_context: Any) -> dict[st
 @cache
 def _health_context() -> ServiceContext:
     # Not the API's context: the report needs neither Api-Keys nor the credential issuers (nor their secrets).
+    return build_service_context(load_settings(Settings))
+
+
+@cache
+def _expiry_context() -> ServiceContext:
+    # Not the API's context either: the sweep needs the database and the deletion queue, no keys.
     return build_service_context(load_settings(Settings))
 
 

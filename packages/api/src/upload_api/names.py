@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from upload_common.domain.seals import SERVICE_PREFIX, is_service_name
 from upload_common.errors import InvalidNameError
 from upload_common.models import MAX_NAME_BYTES
 
@@ -65,4 +66,8 @@ def check_filename(name: str) -> str:
         raise InvalidNameError("the file name must not start with / or contain a backslash")
     if any(segment in ("", ".", "..") for segment in name.split("/")):
         raise InvalidNameError("the file name has an empty, '.' or '..' path segment")
+    if is_service_name(name):
+        raise InvalidNameError(
+            f"names under {SERVICE_PREFIX} are the service's own (a sealed area's inventory)"
+        )
     return name

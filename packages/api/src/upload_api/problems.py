@@ -25,6 +25,7 @@ from upload_common.errors import (
     CredentialsNotOfferedError,
     InvalidInputError,
     NotFoundError,
+    SignatureRefusedError,
     UploadError,
 )
 
@@ -39,6 +40,7 @@ _STATUS: list[tuple[type[UploadError], int, str, bool]] = [
     (CredentialsDurationError, 500, "Internal Server Error", False),
     (CredentialsNotOfferedError, 403, "Credentials not offered", False),
     (NotFoundError, 404, "Not Found", False),
+    (SignatureRefusedError, 403, "Forbidden", False),  # an upload part's signed URL: ask for a new one
     (ConflictError, 409, "Conflict", False),
     (InvalidInputError, 400, "Bad Request", False),  # a body cut off or longer than its Content-Length too
     (ContentChangedError, 409, "Conflict", True),  # another write replaced the object meanwhile

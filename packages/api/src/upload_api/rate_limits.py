@@ -5,7 +5,10 @@ could issue STS sessions, queue checksums or make the service look up 1,000 name
 end. Each such request takes a token from two buckets, its client address's and its area's; an empty
 bucket answers 429 `application/problem+json` with `Retry-After` (the seconds until the bucket holds a
 token again) and a detail naming the limit. Requests that present a valid `Api-Key` (ingest) are not
-limited, nor are the Api-Key and job-token endpoints: those callers are trusted.
+limited, nor are the Api-Key and job-token endpoints: those callers are trusted. A request that
+presents a `Submitter-Link` (a capability anyone holding the URL may use) is limited like the
+unauthenticated ones, per client address and per the area of its path, whatever the route, and before
+its token is even checked (so guessing tokens costs the same).
 
 The buckets live in memory, per process: behind several processes (or Lambda containers) each has its
 own, so the service-wide limit is a multiple of the one configured; on AWS the gateway's per-route
@@ -44,14 +47,22 @@ _LIMITED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("POST", re.compile(r"^/v1/area/([^/]+)/(?!lock$)[^/]+$")),  # credentials, notify_uploaded
     ("PUT", re.compile(r"^/v1/area/([^/]+)/files_info$")),  # up to 1,000 lookups per request
     ("GET", re.compile(r"^/v1/area/([^/]+)/(?:files|checksums|validations)$")),  # whole-area reads
+    ("GET", re.compile(r"^/v2/areas/([^/]+)$")),  # the area's summary: aggregates over all its files
 )
 
 
-def limited_area(method: str, raw_path: str) -> str | None:
-    """The area segment of a request to a limited endpoint, or None when the endpoint is not limited."""
+# Requests authorised by a submitter link: any route under the area's /v2 path.
+_LINK_AREA = re.compile(r"^/v2/areas/([^/]+)(?:/|$)")
+
+
+def limited_area(method: str, raw_path: str, *, submitter_link: bool = False) -> str | None:
+    """The area segment of a request to a limited endpoint (or of any /v2 area request that presents
+    a submitter link), or None when the request is not limited."""
     for limited_method, pattern in _LIMITED:
         if method == limited_method and (match := pattern.match(raw_path)):
             return match[1]
+    if submitter_link and (match := _LINK_AREA.match(raw_path)):
+        return match[1]
     return None
 
 
@@ -217,7 +228,8 @@ class RateLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw = scope.get("raw_path") or scope["path"].encode("utf-8")
-            area = limited_area(scope["method"], raw.decode("latin-1"))
+            link = any(name == b"submitter-link" for name, _ in scope["headers"])
+            area = limited_area(scope["method"], raw.decode("latin-1"), submitter_link=link)
             if area is not None and not self._trusted(scope):
                 refusal = self.limiter.check(self.limiter.client_of(scope), area)
                 if refusal is not None:

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 
 from upload_common import messages
 from upload_common.area_ids import check_area_id
+from upload_common.domain.seals import is_service_name
 from upload_common.errors import InvalidInputError
 from upload_common.storage.base import store_order
 from upload_common.storage.keys import validate_key
@@ -86,6 +87,8 @@ def _from_record(record: Any) -> ObjectEvent | UnreadableRecord | None:
         inside = ""
     if not inside:
         return UnreadableRecord(f"{key!r} is not inside an upload area")
+    if is_service_name(name):
+        return None  # the service's own object (a sealed area's inventory), never a file
     etag = obj.get("eTag") or obj.get("etag")
     return ObjectEvent(
         area,

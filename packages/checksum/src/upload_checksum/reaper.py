@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from upload_common import messages
 from upload_common.domain.checksum_failures import fail_checksum_run, retry_or_fail_run
-from upload_common.domain.checksum_runs import stale_period
+from upload_common.domain.checksum_runs import UNFINISHED_RUNS, stale_period
 from upload_common.domain.state_machines import transition_checksum
 from upload_common.domain.versions import object_key
 from upload_common.errors import JobNotFoundError, UploadError
@@ -53,7 +53,7 @@ def reap(context: ServiceContext, *, now: datetime | None = None) -> ReapReport:
             select(ChecksumRun, FileVersion, UploadArea)
             .join(FileVersion, ChecksumRun.file_id == FileVersion.id)
             .join(UploadArea, FileVersion.area_id == UploadArea.id)
-            .where(ChecksumRun.status.in_([ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING]))
+            .where(ChecksumRun.status.in_(UNFINISHED_RUNS))
             .where(ChecksumRun.updated_at < now - stale_period(context.settings))
             .with_for_update(of=ChecksumRun, skip_locked=True)
         ).all()

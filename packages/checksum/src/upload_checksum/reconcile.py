@@ -36,6 +36,7 @@ from upload_common.domain.reconciliation import (
     recorded_versions,
     sample_finished_versions,
 )
+from upload_common.domain.seals import is_service_name
 from upload_common.domain.versions import object_key, split_object_key
 from upload_common.errors import (
     AreaNotFoundError,
@@ -131,7 +132,12 @@ def _reconcile_area(
 ) -> None:
     area_id, uuid = area
     report.areas += 1
-    listing = context.store.list(f"{uuid}/", page_size=page_size)
+    # The service's own objects (a sealed area's inventory) are no files: never checksummed.
+    listing = (
+        info
+        for info in context.store.list(f"{uuid}/", page_size=page_size)
+        if not _is_service_object(info.key)
+    )
     stale_after = stale_period(context.settings)
     for name, reason in classify_listing(
         context.sessions, area_id, listing, page_size=page_size, stale_after=stale_after
@@ -142,6 +148,10 @@ def _reconcile_area(
         report.count(reason)
         if sender is not None:
             sender.send(messages.file_uploaded(uuid, name))
+
+
+def _is_service_object(key: str) -> bool:
+    return is_service_name(split_object_key(key)[1])
 
 
 def classify_listing(

@@ -26,6 +26,10 @@ from upload_client.models import (
     FileInfo,
     FileList,
     Health,
+    PartTarget,
+    SubmitterLink,
+    UploadSession,
+    UploadSessionList,
     ValidationId,
     ValidationInfo,
     Version,
@@ -33,6 +37,7 @@ from upload_client.models import (
 from upload_client.retry import RETRY_STATUSES, Retry
 
 API_KEY_HEADER = "Api-Key"  # the header the service's `api_key` security scheme reads
+SUBMITTER_LINK_HEADER = "Submitter-Link"  # the `submitter_link` scheme's header (a link's token)
 CHUNK_SIZE = 1024 * 1024  # a PUT body is sent in pieces of this size, never read whole
 _SCRUBBED = "***"
 
@@ -45,8 +50,10 @@ class Client:
 
     `base_url` is the API's root (e.g. `https://upload.example.org`); `api_key` is sent as the
     `Api-Key` header on every request when given (routes that need none ignore it, and a valid key is
-    never rate limited). `retries` is a `Retry` policy or a number of attempts. `transport` replaces
-    httpx's network transport (e.g. for an in-process app). Use it as a context manager, or `close()` it.
+    never rate limited). `submitter_link` (a link's token) is sent as the `Submitter-Link` header, for
+    the routes a submitter link opens (upload sessions, the report). `retries` is a `Retry` policy or a
+    number of attempts. `transport` replaces httpx's network transport (e.g. for an in-process app).
+    Use it as a context manager, or `close()` it.
     """
 
     def __init__(
@@ -57,16 +64,24 @@ class Client:
         timeout: float | httpx.Timeout = 60.0,
         retries: Retry | int | None = None,
         transport: httpx.BaseTransport | None = None,
+        submitter_link: str | None = None,
     ) -> None:
         self._api_key = api_key
+        self._secrets = [secret for secret in (api_key, submitter_link) if secret]
         if retries is None:
             retries = Retry()
         self._retry = retries if isinstance(retries, Retry) else Retry(attempts=retries)
         headers = {"User-Agent": "dcp-upload-client"}
         if api_key is not None:
             headers[API_KEY_HEADER] = api_key
+        if submitter_link is not None:
+            headers[SUBMITTER_LINK_HEADER] = submitter_link
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout, headers=headers, transport=transport
+        )
+        # Parts go to URLs that carry their own authority: never with the key or the link.
+        self._parts_http = httpx.Client(
+            timeout=timeout, headers={"User-Agent": "dcp-upload-client"}, transport=transport
         )
 
     def __repr__(self) -> str:
@@ -74,6 +89,7 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
+        self._parts_http.close()
 
     def __enter__(self) -> Self:
         return self
@@ -222,6 +238,64 @@ class Client:
         """GET /v1/area/{uuid}/{name}/validate: status and results of the file's latest validation."""
         return cast(ValidationInfo, self._json("GET", f"{_file(area, name)}/validate"))
 
+    # -- upload sessions (/v2) --------------------------------------------------------------------------
+
+    def create_upload(
+        self,
+        area: str,
+        name: str,
+        size: int,
+        *,
+        content_type: str | None = None,
+        sha256: str | None = None,
+        crc32c: str | None = None,
+    ) -> UploadSession:
+        """POST /v2/areas/{uuid}/uploads: a new session (201), or the OPEN one of the same name, size and
+        declared checksums (200): asking again is how an interrupted upload resumes."""
+        request: dict[str, Any] = {"name": name, "size": size}
+        optional = (("content_type", content_type), ("sha256", sha256), ("crc32c", crc32c))
+        request.update({key: value for key, value in optional if value is not None})
+        return cast(UploadSession, self._json("POST", f"{_v2(area)}/uploads", json=request))
+
+    def list_uploads(self, area: str) -> list[UploadSession]:
+        """GET /v2/areas/{uuid}/uploads: the area's OPEN sessions."""
+        return cast(UploadSessionList, self._json("GET", f"{_v2(area)}/uploads"))["uploads"]
+
+    def get_upload(self, area: str, upload_id: str) -> UploadSession:
+        """GET /v2/areas/{uuid}/uploads/{id}: the session with the parts the store has received."""
+        return cast(UploadSession, self._json("GET", _upload(area, upload_id)))
+
+    def upload_part_url(self, area: str, upload_id: str, number: int) -> PartTarget:
+        """POST /v2/areas/{uuid}/uploads/{id}/parts/{n}: where and how to send part `number` (1-based)."""
+        return cast(PartTarget, self._json("POST", f"{_upload(area, upload_id)}/parts/{number}"))
+
+    def send_part(self, target: PartTarget, body: BodyFactory | bytes, size: int) -> str:
+        """Send one part's `size` bytes where `target` says, with exactly its headers (no key, no link);
+        returns the ETag the store answers (the part's MD5 hex, quotes removed). A body factory is
+        called again for each retry."""
+        headers = {**target["headers"], "Content-Length": str(size)}
+        response = self._request(
+            target["method"], target["url"], body=body, headers=headers, http=self._parts_http
+        )
+        return str(response.headers.get("ETag", "")).strip('"')
+
+    def complete_upload(self, area: str, upload_id: str) -> UploadSession:
+        """POST /v2/areas/{uuid}/uploads/{id}/complete: assemble the parts into the file (409 when parts
+        are missing or wrongly sized); the answer carries the stored file's FileInfo."""
+        return cast(UploadSession, self._json("POST", f"{_upload(area, upload_id)}/complete"))
+
+    def abort_upload(self, area: str, upload_id: str) -> None:
+        """DELETE /v2/areas/{uuid}/uploads/{id}: abort the session and remove its parts (idempotent)."""
+        self._request("DELETE", _upload(area, upload_id))
+
+    # -- submitter links (/v2) -------------------------------------------------------------------------
+
+    def create_submitter_link(self, area: str, *, ttl_seconds: int | None = None) -> SubmitterLink:
+        """POST /v2/areas/{uuid}/submitter-links: a signed, expiring link to upload into this area only.
+        Needs the API key."""
+        request = {} if ttl_seconds is None else {"ttl_seconds": ttl_seconds}
+        return cast(SubmitterLink, self._json("POST", f"{_v2(area)}/submitter-links", json=request))
+
     # -- transport -------------------------------------------------------------------------------------
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -238,20 +312,23 @@ class Client:
         headers: Mapping[str, str] | None = None,
         replayable: bool = True,
         accept: tuple[int, ...] = (),
+        http: httpx.Client | None = None,
     ) -> httpx.Response:
         """Send with retries; return a 2xx answer (or one whose status is in `accept`), raise otherwise."""
         retry = self._retry
         attempts = retry.attempts if replayable else 1
+        http = http or self._http
         for attempt in range(1, attempts + 1):
             content = body() if callable(body) else body
             try:
-                response = self._http.request(
+                response = http.request(
                     method, path, params=params, json=json, content=content, headers=headers
                 )
             except httpx.TransportError as error:
                 if attempt == attempts:
                     # Not chained: httpx's exception holds the request, and with it the API key.
-                    raise ApiConnectionError(f"{method} {path}: {type(error).__name__}: {error}") from None
+                    where = path.split("?", 1)[0]  # a part URL's query is its signature
+                    raise ApiConnectionError(f"{method} {where}: {type(error).__name__}: {error}") from None
                 delay = retry.backoff(attempt)
             else:
                 status = response.status_code
@@ -288,11 +365,21 @@ class Client:
         )
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, _SCRUBBED) if self._api_key else text
+        for secret in self._secrets:
+            text = text.replace(secret, _SCRUBBED)
+        return text
 
 
 def _area(area: str) -> str:
     return f"/v1/area/{quote(area, safe='')}"
+
+
+def _v2(area: str) -> str:
+    return f"/v2/areas/{quote(area, safe='')}"
+
+
+def _upload(area: str, upload_id: str) -> str:
+    return f"{_v2(area)}/uploads/{quote(upload_id, safe='')}"
 
 
 def _file(area: str, name: str) -> str:

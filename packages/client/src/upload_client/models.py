@@ -40,6 +40,7 @@ class FileInfo(TypedDict):
     upload_area_id: str
     url: str
     checksums: FileChecksums | None
+    state: NotRequired[str]  # UPLOADED, CHECKSUMMING, CHECKSUMMED, CORRUPT, REJECTED (newer APIs)
 
 
 class FileList(TypedDict):
@@ -62,6 +63,51 @@ class ValidationInfo(TypedDict):
     validation_id: NotRequired[str | None]
     exit_code: NotRequired[int | None]
     image_digest: NotRequired[str | None]
+
+
+class SessionPart(TypedDict):
+    number: int  # 1-based
+    size: int
+    etag: str  # the part's MD5 hex, without quotes
+
+
+class UploadSession(TypedDict):
+    """An upload session (`/v2/areas/{uuid}/uploads`): S3 multipart semantics through the API."""
+
+    id: str
+    area_uuid: str
+    name: str
+    size: int
+    content_type: str | None
+    sha256: str | None
+    crc32c: str | None
+    part_size: int
+    part_count: int
+    status: str  # OPEN, COMPLETED, ABORTED, EXPIRED
+    created_at: str
+    expires_at: str
+    parts: list[SessionPart]  # the parts the store has received
+    file: NotRequired[FileInfo]  # once COMPLETED
+
+
+class UploadSessionList(TypedDict):
+    uploads: list[UploadSession]
+
+
+class PartTarget(TypedDict):
+    """Where to send one part: exactly these headers, and no API key or link (the URL is its authority)."""
+
+    number: int
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: str
+
+
+class SubmitterLink(TypedDict):
+    url: str  # <public url>/v2/areas/<uuid>/page#link=<token>
+    token: str
+    expires_at: str
 
 
 # Counts by state: TOTAL_NUM_FILES, CHECKSUMMED, CHECKSUMMING, CHECKSUMMING_UNSCHEDULED (+ any other

@@ -41,6 +41,10 @@ def client(
     if service == "s3" and settings is not None and settings.s3_endpoint_url and "endpoint_url" not in kwargs:
         kwargs["endpoint_url"] = settings.s3_endpoint_url
     kwargs.setdefault("config", client_config())
+    if service == "s3":
+        # Presigned URLs (upload sessions' parts) with SigV4: botocore would presign with SigV2, which
+        # S3 refuses for buckets made since 2020 (requests themselves are SigV4 already).
+        kwargs["config"] = kwargs["config"].merge(Config(signature_version="s3v4"))
     if "region_name" not in kwargs:
         # An explicit AWS region wins; the default keeps a fresh machine (and emulators) working.
         kwargs["region_name"] = (settings or load_settings(Settings)).aws_region or DEFAULT_REGION

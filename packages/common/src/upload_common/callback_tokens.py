@@ -30,6 +30,15 @@ class TokenCheck(Enum):
     INVALID = "invalid"  # malformed, forged, or for another record or kind
 
 
+def purpose_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose (e.g. "submitter-link", "upload-part"), derived from the server secret.
+
+    Each kind of signed token gets its own key, so a token made for one purpose can never pass as
+    another's even where the signed messages happen to look alike.
+    """
+    return hmac.new(secret.encode(), f"dcp-upload key:{purpose}".encode(), hashlib.sha256).digest()
+
+
 def job_token(secret: str, kind: CallbackKind, record_id: str, expires_at: int) -> str:
     """The token that authorises callbacks about one checksum or validation record until `expires_at`
     (Unix seconds)."""

@@ -32,12 +32,20 @@ class ObjectNotFoundError(NotFoundError):
     """No object with this key in the object store."""
 
 
+class UploadNotFoundError(NotFoundError):
+    """No upload session (or multipart upload of the store) with this id."""
+
+
 class ConflictError(UploadError):
     """The request conflicts with the current state of a record."""
 
 
 class AreaLockedError(ConflictError):
     """The upload area is locked against uploads."""
+
+
+class AreaSealedError(ConflictError):
+    """The upload area is sealed: frozen for good (no writes, credentials, links, unlock)."""
 
 
 class AreaDeletedError(ConflictError):
@@ -68,6 +76,10 @@ class InvalidImageReferenceError(InvalidInputError):
 
 class ImageNotAllowedError(InvalidInputError):
     """A validator image that the allow-list (`UPLOAD_VALIDATOR_IMAGES`) does not admit."""
+
+
+class SignatureRefusedError(UploadError):
+    """A signed URL (an upload part's) is altered, made for something else, or expired."""
 
 
 class StorageError(UploadError):

@@ -40,6 +40,7 @@ from upload_common.statuses import (
     FileStatus,
     NotificationStatus,
     NotificationType,
+    UploadSessionStatus,
     ValidationStatus,
 )
 
@@ -113,7 +114,17 @@ class UploadArea(TimestampMixin, Base):
     # is REJECTED (`upload_common.domain.areas.written_while_locked`).
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # When `area_expiring` was queued (`upload_common.domain.expiry`): it goes out once per area; a
+    # later expires_at (PATCH) clears it, so the new date is warned of again.
+    expiry_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The manifest's verdict as last settled (`upload_common.domain.manifests`): None while the area has
+    # no manifest; area_complete / area_incomplete go out only when it flips, so a duplicate changes nothing.
+    manifest_complete: Mapped[bool | None] = mapped_column(Boolean)
+    # The seal (`upload_common.domain.seals`; status SEALED): when, and the inventory object it wrote.
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    inventory_key: Mapped[str | None] = mapped_column(String(MAX_NAME_BYTES))
+    inventory_sha256: Mapped[str | None] = mapped_column(String(64))
 
     files: Mapped[list[FileVersion]] = relationship(back_populates="area", passive_deletes=True)
 
@@ -150,6 +161,27 @@ class FileVersion(TimestampMixin, Base):
 
     area: Mapped[UploadArea] = relationship(back_populates="files")
     checksum_runs: Mapped[list[ChecksumRun]] = relationship(back_populates="file", passive_deletes=True)
+
+
+class ManifestEntry(Base):
+    """One file the area's manifest expects (`upload_common.domain.manifests`). A name appears once per
+    area; the domain checks that (naming every duplicate) before the manifest is committed."""
+
+    __tablename__ = "manifest_entry"
+    __table_args__ = (
+        Index("ix_manifest_entry_area_id_name", "area_id", "name"),
+        Index("ix_manifest_entry_area_id_verified", "area_id", "verified"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("upload_area.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_BYTES))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    crc32c: Mapped[str | None] = mapped_column(String(8))
+    # The entry's verdict was `verified` when last settled (`domain.manifests.settle_completeness`):
+    # completeness is then one indexed lookup; the verdicts the API answers are computed afresh.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ChecksumRun(TimestampMixin, Base):
@@ -243,3 +275,32 @@ class QueueMessage(Base):
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     first_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UploadSession(TimestampMixin, Base):
+    """A resumable upload of one file in parts (`upload_common.domain.upload_sessions`): a multipart
+    upload of the store, with what the client declared, until it is completed, aborted or expired."""
+
+    __tablename__ = "upload_session"
+    __table_args__ = (
+        Index("ix_upload_session_area_id_status_name", "area_id", "status", "name"),
+        Index("ix_upload_session_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    area_id: Mapped[int] = mapped_column(ForeignKey("upload_area.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_BYTES))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # declared by the client
+    crc32c: Mapped[str | None] = mapped_column(String(8))  # declared by the client
+    part_size: Mapped[int] = mapped_column(BigInteger)
+    store_upload_id: Mapped[str] = mapped_column(String(1024))  # the store's multipart upload id
+    status: Mapped[UploadSessionStatus] = mapped_column(
+        _status(UploadSessionStatus, "upload_session_status"), default=UploadSessionStatus.OPEN
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The version its completion recorded.
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("file.id", ondelete="SET NULL"))
+
+    file: Mapped[FileVersion | None] = relationship()

@@ -81,6 +81,20 @@ class Settings(BaseSettings):
         description="Lifetime of scoped upload credentials (900..3600: STS's minimum, and AWS's cap on "
         "role chaining); clients refresh them before they expire.",
     )
+    # Each field is read from UPLOAD_<FIELD>: `upload_session_…` would have read UPLOAD_UPLOAD_SESSION_….
+    session_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="An upload session not completed this long after its creation expires; the sweep "
+        "aborts it and deletes its parts.",
+    )
+    session_part_size_bytes: int | None = Field(
+        default=None,
+        ge=5 * 1024 * 1024,
+        description="Part size of upload sessions when smaller than the service's rule (64 MiB up to "
+        "625 GiB; then the larger of this and what 10,000 parts need); unset: the rule, which makes "
+        "an S3 object's ETag its s3_etag.",
+    )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(), description="Accepted Api-Key values, comma-separated."
     )
@@ -126,6 +140,13 @@ class Settings(BaseSettings):
         "time a job waits in its queue before it starts).",
     )
     public_url: str | None = Field(default=None, description="Base URL that jobs use to call back.")
+    submitter_link_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="Lifetime of a submitter link when its request names none (at most 30 days); "
+        "locking, sealing, deleting or expiring the area stops its links sooner.",
+    )
     # On AWS, Terraform passes only the ARNs of secrets; their values are fetched at run time.
     database_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret with the password to add to database_url."
@@ -191,6 +212,18 @@ class Settings(BaseSettings):
     )
     checksum_stale_after_seconds: int = Field(
         default=90, ge=6, description="A checksum run without a heartbeat this long has lost its worker."
+    )
+    area_ttl_seconds: int = Field(
+        default=90 * 24 * 3600,
+        ge=0,
+        description="A new area expires this long after its creation (then it is deleted) unless its "
+        "creation or PATCH /v2/areas/{uuid} says otherwise; 0: new areas never expire.",
+    )
+    area_expiry_warning_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="The area_expiring notification goes out this long before an area expires "
+        "(once per area; right away when less time is left); 0: no warning.",
     )
     queue_visibility_timeout_seconds: int = Field(
         default=300, ge=1, le=43200, description="How long the embedded queue hides a received message."

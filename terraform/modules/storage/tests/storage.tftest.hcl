@@ -23,8 +23,13 @@ run "bucket_is_private_encrypted_and_aborts_multipart" {
   }
 
   assert {
-    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.abort_incomplete_multipart_upload[0].days_after_initiation]) == 7
-    error_message = "incomplete multipart uploads must be aborted"
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.abort_incomplete_multipart_upload[0].days_after_initiation]) == 8
+    error_message = "incomplete multipart uploads must be aborted, after upload sessions expire (7 days)"
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_cors_configuration.this) == 0
+    error_message = "no CORS configuration unless origins are given"
   }
 
   assert {
@@ -127,4 +132,29 @@ run "rejects_an_invalid_bucket_name" {
   }
 
   expect_failures = [var.bucket_name]
+}
+
+run "cors_lets_the_given_origins_put_parts_and_read_their_etag" {
+  command = plan
+
+  variables {
+    cors_allowed_origins = ["https://upload.example.org"]
+  }
+
+  assert {
+    condition = (one(aws_s3_bucket_cors_configuration.this[0].cors_rule).allowed_methods == toset(["PUT"]) &&
+      one(aws_s3_bucket_cors_configuration.this[0].cors_rule).allowed_origins == toset(["https://upload.example.org"]) &&
+    one(aws_s3_bucket_cors_configuration.this[0].cors_rule).expose_headers == toset(["ETag"]))
+    error_message = "only PUT, from the given origins, exposing ETag"
+  }
+}
+
+run "rejects_a_cors_origin_with_a_path_or_wildcard" {
+  command = plan
+
+  variables {
+    cors_allowed_origins = ["https://upload.example.org/page", "*"]
+  }
+
+  expect_failures = [var.cors_allowed_origins]
 }

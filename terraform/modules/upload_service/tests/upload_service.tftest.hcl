@@ -24,6 +24,7 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
       "UPLOAD_STORAGE_URL", "UPLOAD_QUEUE_URL", "UPLOAD_JOB_RUNNER", "UPLOAD_BATCH_NAME_PREFIX", "UPLOAD_DATABASE_URL",
       "UPLOAD_DATABASE_IAM_AUTH", "UPLOAD_API_KEYS_SECRET_ARN", "UPLOAD_INGEST_SECRET_ARN", "UPLOAD_SECRET_KEY_SECRET_ARN",
       "UPLOAD_CHECKSUM_INLINE_MAX_BYTES", "UPLOAD_INGEST_URL", "UPLOAD_VALIDATOR_IMAGES",
+      "UPLOAD_AREA_TTL_SECONDS", "UPLOAD_AREA_EXPIRY_WARNING_SECONDS",
     ])
     error_message = "the shared environment changed: update this test and the settings together"
   }
@@ -65,8 +66,8 @@ run "functions_get_wiring_and_secret_arns_never_secrets" {
   }
 
   assert {
-    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "migrate", "health_report", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile"])
-    error_message = "the stage has the API, the migration function, the health report and the seven workers"
+    condition     = toset(keys(output.lambda_function_names)) == toset(["api", "migrate", "health_report", "checksum", "deletion", "scheduler", "checksum_reaper", "dispatcher", "validation_sweep", "reconcile", "area_expiry"])
+    error_message = "the stage has the API, the migration function, the health report and the eight workers"
   }
 }
 
@@ -74,8 +75,8 @@ run "submitter_may_put_and_list_only" {
   command = plan
 
   assert {
-    condition     = toset(flatten([for s in data.aws_iam_policy_document.submitter.statement : s.actions if !startswith(tolist(s.actions)[0], "kms:")])) == toset(["s3:PutObject", "s3:ListBucket"])
-    error_message = "the submitter role may put objects and list, nothing else"
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.submitter.statement : s.actions if !startswith(tolist(s.actions)[0], "kms:")])) == toset(["s3:PutObject", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"])
+    error_message = "the submitter role may put objects, list, and resume or abort its multipart uploads, nothing else"
   }
 
   assert {
@@ -148,6 +149,25 @@ run "credentials_are_short_and_the_role_grants_them" {
     condition     = local.credentials_duration_environment.UPLOAD_CREDENTIALS_DURATION_SECONDS == "900"
     error_message = "upload credentials last 900 s by default (clients refresh them)"
   }
+}
+
+run "areas_expire_after_90_days_by_default_and_the_stage_may_say_otherwise" {
+  command = plan
+
+  assert {
+    condition     = local.environment.UPLOAD_AREA_TTL_SECONDS == "7776000" && local.environment.UPLOAD_AREA_EXPIRY_WARNING_SECONDS == "604800"
+    error_message = "new areas expire after 90 days, warned 7 days before, unless the stage says otherwise"
+  }
+}
+
+run "a_negative_area_ttl_is_refused" {
+  command = plan
+
+  variables {
+    area_ttl_seconds = -1
+  }
+
+  expect_failures = [var.area_ttl_seconds]
 }
 
 run "one_variable_sets_the_credentials_lifetime_and_the_role_s_maximum" {
@@ -251,7 +271,7 @@ run "zips_from_the_artifacts_bucket" {
   # Every function's module refuses a call with neither a file nor a bucket key, so this plan
   # succeeding means the keys reached the API and every worker.
   assert {
-    condition     = length(module.workers.lambda_function_names) == 7
+    condition     = length(module.workers.lambda_function_names) == 8
     error_message = "every worker must be planned from the artifacts bucket"
   }
 }
@@ -270,7 +290,7 @@ run "migrations_run_in_the_apply_before_the_services" {
   }
 
   assert {
-    condition     = toset(keys(aws_iam_role_policy.database_connect)) == toset(["api", "worker-checksum", "worker-checksum_reaper", "worker-deletion", "worker-dispatcher", "worker-reconcile", "worker-scheduler", "worker-validation_sweep"])
+    condition     = toset(keys(aws_iam_role_policy.database_connect)) == toset(["api", "worker-checksum", "worker-checksum_reaper", "worker-deletion", "worker-dispatcher", "worker-reconcile", "worker-scheduler", "worker-validation_sweep", "worker-area_expiry"])
     error_message = "every function that connects gets rds-db:connect for its own role"
   }
 }

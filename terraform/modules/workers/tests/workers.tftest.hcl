@@ -37,6 +37,7 @@ run "functions_handlers_and_artifacts" {
       dispatcher       = "upload-test-dispatcher"
       validation_sweep = "upload-test-validation-sweep"
       reconcile        = "upload-test-reconcile"
+      area_expiry      = "upload-test-area-expiry"
     }
     error_message = "one function per worker, named <name>-<worker>"
   }
@@ -50,6 +51,7 @@ run "functions_handlers_and_artifacts" {
       dispatcher       = "upload_api.lambda_handlers.dispatcher_handler"
       validation_sweep = "upload_api.lambda_handlers.validation_sweep_handler"
       reconcile        = "upload_checksum.lambda_handlers.reconcile_handler"
+      area_expiry      = "upload_api.lambda_handlers.area_expiry_handler"
     }
     error_message = "handlers must be the packages' entry points"
   }
@@ -74,8 +76,13 @@ run "queues_feed_functions_with_partial_batch_failures" {
   }
 
   assert {
-    condition     = { for name, r in aws_cloudwatch_event_rule.schedule : name => r.schedule_expression } == { checksum_reaper = "rate(15 minutes)", dispatcher = "rate(1 minute)", validation_sweep = "rate(10 minutes)", reconcile = "rate(1 day)" }
-    error_message = "reaper, dispatcher, sweep and reconciliation run on their schedules"
+    condition     = { for name, r in aws_cloudwatch_event_rule.schedule : name => r.schedule_expression } == { checksum_reaper = "rate(15 minutes)", dispatcher = "rate(1 minute)", validation_sweep = "rate(10 minutes)", reconcile = "rate(1 day)", area_expiry = "rate(5 minutes)" }
+    error_message = "reaper, dispatcher, sweeps and reconciliation run on their schedules"
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.area_expiry.statement : { actions = s.actions, resources = s.resources } if s.sid == "QueueDeletions"] == [{ actions = toset(["sqs:SendMessage"]), resources = toset([var.queue_arns["deletion"]]) }] && length([for s in data.aws_iam_policy_document.area_expiry.statement : s if s.sid != "QueueDeletions" && s.sid != "ReadServiceSecrets" && s.sid != "UseServiceKey"]) == 0
+    error_message = "the area expiry sweep may only send to the deletion queue (and read the service secrets)"
   }
 }
 

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from upload_api.context import ApiContext
 from upload_common import messages
 from upload_common.credentials import UploadCredentials
-from upload_common.domain import areas
+from upload_common.domain import area_reports, areas
+from upload_common.domain.expiry import ExpiryChoice, expiry_at_creation, set_expiry
 from upload_common.errors import CredentialsNotOfferedError
+from upload_common.models import utcnow
 from upload_common.statuses import AreaStatus
 
 
-def create_area(context: ApiContext, area_uuid: str) -> str:
-    """Create the area (idempotent) and return its URI; a deleted area is never revived."""
+def create_area(context: ApiContext, area_uuid: str, expiry: ExpiryChoice | None = None) -> str:
+    """Create the area (idempotent) and return its URI; a deleted area is never revived. It expires
+    as `expiry` says, else after UPLOAD_AREA_TTL_SECONDS (`upload_common.domain.expiry`)."""
+    expires_at = expiry_at_creation(utcnow(), context.settings.area_ttl_seconds, expiry)
     with context.sessions.begin() as session:
-        areas.create_area(session, area_uuid, bucket=context.bucket)
+        areas.create_area(session, area_uuid, bucket=context.bucket, expires_at=expires_at)
     return context.area_uri(area_uuid)
+
+
+def area_summary(context: ApiContext, area_uuid: str) -> dict[str, Any]:
+    """The area's status, expiry and counts (`upload_common.domain.area_reports.area_summary`)."""
+    with context.sessions() as session:
+        return area_reports.area_summary(session, areas.existing_area(session, area_uuid))
+
+
+def set_area_expiry(context: ApiContext, area_uuid: str, expiry: ExpiryChoice) -> dict[str, Any]:
+    """Give the area a new expiry; its summary afterwards."""
+    with context.sessions.begin() as session:
+        set_expiry(session, area_uuid, expiry)
+    return area_summary(context, area_uuid)
 
 
 def area_exists(context: ApiContext, area_uuid: str) -> bool:

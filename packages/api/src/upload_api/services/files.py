@@ -21,6 +21,7 @@ from upload_common.checksum_tags import write_checksum_tags
 from upload_common.checksums import ChecksumHasher, Checksums
 from upload_common.domain.areas import area_for_finished_upload, existing_area, writable_area
 from upload_common.domain.checksum_results import record_checksummed_upload
+from upload_common.domain.file_states import file_state_column, state_of_version
 from upload_common.domain.versions import current_version, current_versions, object_key, version_with_etag
 from upload_common.errors import (
     AreaNotFoundError,
@@ -33,6 +34,7 @@ from upload_common.errors import (
 )
 from upload_common.fileinfo import file_info_of_object, file_info_of_version
 from upload_common.models import FileVersion, UploadArea
+from upload_common.statuses import FileState
 from upload_common.storage import ObjectInfo
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ def store_file(
         context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
         return file_info_of_object(
             info, area_uuid=area_uuid, name=name, url=context.store.object_url(key), checksums=None
-        )
+        ) | {"state": FileState.UPLOADED.value}
     retag = _tag(context, area_uuid, name, info, checksums)
     url = context.store.object_url(key)
     with context.sessions.begin() as session:
@@ -105,6 +107,7 @@ def store_file(
             raise
         version = record_checksummed_upload(session, area, name, info, checksums.as_dict(), url=url)
         stored = file_info_of_version(version, area_uuid=area_uuid, url=url)
+        stored["state"] = state_of_version(session, version).value
     if retag:  # after the record: the worker then finds the version's checksums and only re-tags
         context.queue("checksum").send(messages.file_uploaded(area_uuid, name))
     return stored
@@ -168,11 +171,16 @@ def _stored_body_name(context: ApiContext, area_uuid: str, name: str) -> tuple[s
 def _described(
     context: ApiContext, session: Session, area: UploadArea, name: str, info: ObjectInfo
 ) -> dict[str, Any]:
-    """FileInfo of the stored object `info`, with checksums when that version has them."""
+    """FileInfo of the stored object `info`, with checksums when that version has them, and its
+    `state` (UPLOADED while the service has not recorded the version yet)."""
     version = version_with_etag(session, area.id, name, info.etag)
     checksums = version.checksums if version is not None else None
     url = context.store.object_url(object_key(area.uuid, name))
-    return file_info_of_object(info, area_uuid=area.uuid, name=name, url=url, checksums=checksums)
+    described = file_info_of_object(info, area_uuid=area.uuid, name=name, url=url, checksums=checksums)
+    described["state"] = (
+        state_of_version(session, version) if version is not None else FileState.UPLOADED
+    ).value
+    return described
 
 
 def notify_uploaded(context: ApiContext, area_uuid: str, name: str) -> None:
@@ -195,18 +203,24 @@ def list_files(context: ApiContext, area_uuid: str, *, limit: int, cursor: str |
     after = decode_cursor(cursor) if cursor else None
     with context.sessions() as session:
         area = existing_area(session, area_uuid)
-        query = current_versions(area.id).order_by(FileVersion.name).limit(limit + 1)
+        query = (
+            current_versions(area.id)
+            .add_columns(file_state_column())
+            .order_by(FileVersion.name)
+            .limit(limit + 1)
+        )
         if after is not None:
             query = query.where(FileVersion.name > after)
-        rows = list(session.scalars(query))
+        rows = list(session.execute(query).all())
     page = rows[:limit]
     files = [
         file_info_of_version(
             row, area_uuid=area_uuid, url=context.store.object_url(object_key(area_uuid, row.name))
         )
-        for row in page
+        | {"state": state}
+        for row, state in page
     ]
-    return FilePage(files=files, next_cursor=encode_cursor(page[-1].name) if len(rows) > limit else None)
+    return FilePage(files=files, next_cursor=encode_cursor(page[-1][0].name) if len(rows) > limit else None)
 
 
 def encode_cursor(last_name: str) -> str:
@@ -248,7 +262,8 @@ def _unchanged_version(  # noqa: PLR0917 - private helper with one caller
             return None
         if info.etag != version.etag or info.content_type != content_type:
             return None
-        return file_info_of_version(version, area_uuid=area_uuid, url=context.store.object_url(key))
+        unchanged = file_info_of_version(version, area_uuid=area_uuid, url=context.store.object_url(key))
+        return unchanged | {"state": state_of_version(session, version).value}
 
 
 class _HashingReader(io.RawIOBase):

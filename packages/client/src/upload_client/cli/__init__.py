@@ -1,7 +1,7 @@
 """`dcp-upload`: the command line tool over `upload_client.Client` (one module per command group).
 
-Exit codes: 0 ok, 1 a file is in a bad final state (or `status --wait` timed out), 2 usage error,
-3 API error, 4 connection error.
+Exit codes: 0 ok, 1 a file is in a bad final state (or `status --wait` timed out, or a file failed to
+upload), 2 usage error, 3 API error, 4 connection error, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from upload_client.cli import area, report, status, validate
+from upload_client.cli import area, report, status, upload, validate
 from upload_client.cli.common import (
     EXIT_API,
     EXIT_CONNECTION,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     Invocation,
     UsageError,
@@ -23,15 +24,14 @@ from upload_client.cli.common import (
 )
 from upload_client.errors import ApiConnectionError, ApiError
 
-COMMAND_GROUPS = (area, validate, status, report)
-EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+COMMAND_GROUPS = (upload, area, validate, status, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
     options = common_options()
     parser = argparse.ArgumentParser(
         prog="dcp-upload",
-        description="Command line tool of the DCP upload service (areas, validation, status, reports).",
+        description="Command line tool of the DCP upload service (upload, areas, validate, status, report).",
         parents=[options],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -52,7 +52,7 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed by argparse
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    invocation = Invocation(args, sleep=sleep, clock=clock)
+    invocation = Invocation(args, sleep=sleep, clock=clock, argv=sys.argv[1:] if argv is None else argv)
     try:
         run: Callable[[Invocation], int] = args.run
         return run(invocation)

@@ -17,6 +17,7 @@ EXIT_BAD_STATE = 1  # a file is in a bad final state (or `status --wait` timed o
 EXIT_USAGE = 2
 EXIT_API = 3
 EXIT_CONNECTION = 4
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 API_VARIABLE = "DCP_UPLOAD_API"
 API_KEY_VARIABLE = "DCP_UPLOAD_API_KEY"
@@ -47,9 +48,15 @@ class Invocation:
     """One run of a command: its arguments, the injected sleep and clock, and the client it opens."""
 
     def __init__(
-        self, args: argparse.Namespace, *, sleep: Callable[[float], None], clock: Callable[[], float]
+        self,
+        args: argparse.Namespace,
+        *,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        argv: Sequence[str] = (),
     ) -> None:
         self.args = args
+        self.argv = list(argv)  # as typed (`upload` prints it back, secrets hidden, to resume)
         self.sleep = sleep
         self.clock = clock
         self.json: bool = getattr(args, "json", False)
@@ -57,20 +64,38 @@ class Invocation:
         self.stderr: IO[str] = sys.stderr
         self._api_key: str | None = getattr(args, "api_key", None) or os.environ.get(API_KEY_VARIABLE) or None
         self._client: Client | None = None
+        self._secrets = [self._api_key] if self._api_key else []
 
-    def client(self, *, needs_key: bool = False) -> Client:
+    @property
+    def has_key(self) -> bool:
+        return bool(self._api_key)
+
+    def client(
+        self, *, needs_key: bool = False, url: str | None = None, submitter_link: str | None = None
+    ) -> Client:
+        """The client (opened once); `url` and `submitter_link` come from a submitter link when given."""
         if self._client is None:
-            url = getattr(self.args, "api", None) or os.environ.get(API_VARIABLE)
+            url = url or getattr(self.args, "api", None) or os.environ.get(API_VARIABLE)
             if not url:
                 raise UsageError(f"the API's URL is needed: --api URL or ${API_VARIABLE}")
             if needs_key and not self._api_key:
                 raise UsageError(f"this command needs an API key: --api-key KEY or ${API_KEY_VARIABLE}")
-            self._client = Client(url, self._api_key, retries=Retry(attempts=ATTEMPTS, sleep=self.sleep))
+            if submitter_link:
+                self._secrets.append(submitter_link)
+            self._client = Client(
+                url,
+                self._api_key,
+                retries=Retry(attempts=ATTEMPTS, sleep=self.sleep),
+                submitter_link=submitter_link,
+            )
         return self._client
 
     def scrub(self, text: str) -> str:
-        """`text` without the API key (the client's errors never hold it; this is a second guard)."""
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """`text` without the API key or a link's token (the client's errors never hold them; this is a
+        second guard)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def print_json(self, value: Any) -> None:
         json.dump(value, self.stdout, indent=2)

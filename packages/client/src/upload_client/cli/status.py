@@ -23,6 +23,9 @@ from upload_common.statuses import (
 # ChecksumStatus / ValidationStatus bodies): no checksum yet is pending; no validation asked is final.
 UNSCHEDULED = "UNSCHEDULED"
 BAD_CHECKSUM_STATUSES = frozenset({ChecksumStatus.FAILED, ChecksumStatus.ABORTED})
+# The file's `state` in the listing (newer APIs): the service's checksums disagree with the declared
+# ones, or the version was refused. Both are final: no checksum run changes them.
+BAD_FILE_STATES = frozenset({"CORRUPT", "REJECTED"})
 PAGE_SIZE = 100
 
 
@@ -34,26 +37,27 @@ class FileState:
     checksum_status: str
     validation_status: str
     validation_exit_code: int | None
+    state: str | None = None  # the listing's `state`, where the API reports it
 
     @property
     def final(self) -> bool:
         validation_final = self.validation_status == UNSCHEDULED or (
             self.validation_status in FINAL_VALIDATION_STATUSES
         )
-        return self.checksum_status in FINAL_CHECKSUM_STATUSES and validation_final
+        checksum_final = self.checksum_status in FINAL_CHECKSUM_STATUSES or self.state in BAD_FILE_STATES
+        return checksum_final and validation_final
 
     @property
     def bad(self) -> bool:
-        """Failed or aborted checksumming, a failed validation, or a validator that found it invalid.
-
-        The API reports no CORRUPT file state (its checksum state reads CHECKSUMMED) and lists no
-        REJECTED version, so neither can be told here."""
+        """Failed or aborted checksumming, a CORRUPT or REJECTED file (the listing's `state`, where the
+        API reports it), a failed validation, or a validator that found it invalid."""
         invalid = self.validation_status == ValidationStatus.VALIDATED and self.validation_exit_code not in (
             None,
             0,
         )
         return (
             self.checksum_status in BAD_CHECKSUM_STATUSES
+            or self.state in BAD_FILE_STATES
             or self.validation_status == ValidationStatus.FAILED
             or invalid
         )
@@ -76,12 +80,13 @@ def file_states(api: Client, area: str) -> Iterator[tuple[FileInfo, FileState]]:
                 checksum["checksum_status"],
                 validation["validation_status"],
                 validation.get("exit_code"),
+                info.get("state"),
             ),
         )
 
 
 def register(commands: Any, options: argparse.ArgumentParser) -> None:
-    text = "every file's checksum and validation state; exit 1 if any file failed or is invalid"
+    text = "every file's checksum and validation state; exit 1 if any is corrupt, rejected, failed or invalid"
     command = commands.add_parser("status", help=text, description=text, parents=[options])
     command.add_argument("--area", metavar="UUID", required=True, help="the area's UUID")
     command.add_argument("--wait", action="store_true", help="poll until every file is in a final state")
@@ -126,7 +131,19 @@ def _show(invocation: Invocation, area: str, states: list[FileState], timed_out:
             }
         )
         return
+    # STATE last, and only where the API lists it: the columns scripts read keep their places.
+    with_state = any(state.state is not None for state in states)
     invocation.print_rows(
-        ("NAME", "CHECKSUM", "VALIDATION", "EXIT", "OUTCOME"),
-        [(s.name, s.checksum_status, s.validation_status, s.validation_exit_code, s.outcome) for s in states],
+        ("NAME", "CHECKSUM", "VALIDATION", "EXIT", "OUTCOME", *(("STATE",) if with_state else ())),
+        [
+            (
+                s.name,
+                s.checksum_status,
+                s.validation_status,
+                s.validation_exit_code,
+                s.outcome,
+                *((s.state,) if with_state else ()),
+            )
+            for s in states
+        ],
     )

@@ -48,6 +48,7 @@ class HashPipeline:
         self._sha256 = hashlib.sha256()
         self._crc32c = 0
         self._part_digests: dict[int, bytes] = {}
+        self.part_md5s: tuple[str, ...] = ()  # each part's MD5 hex, once `finish` returns
         self._error: BaseException | None = None
         self._aborted = False
         self._closed = False
@@ -106,6 +107,7 @@ class HashPipeline:
             raise ChecksumError(f"hashing failed: {self._error!r}") from self._error
         parts = len(self._part_digests)
         digests = [self._part_digests[index] for index in range(parts)]
+        self.part_md5s = tuple(digest.hex() for digest in digests)
         return Checksums(
             sha1=self._sha1.hexdigest(),
             sha256=self._sha256.hexdigest(),

@@ -26,16 +26,25 @@ def checksum_file(path: str | os.PathLike[str], *, progress: ProgressCallback | 
     Raises `ChecksumError` if the file cannot be read, `ContentChangedError` if its size changes while
     it is read.
     """
+    return checksum_file_parts(path, progress=progress)[0]
+
+
+def checksum_file_parts(
+    path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
+) -> tuple[Checksums, tuple[str, ...]]:
+    """The four checksums of a local file and, from the same read, the MD5 hex of each of its
+    `s3_part_size` parts: what S3 answers as each part's ETag, so an uploader can tell which parts of
+    an interrupted multipart upload hold its bytes. Raises as `checksum_file`."""
     try:
         with Path(path).open("rb", buffering=0) as file:
             info = os.fstat(file.fileno())
             size = info.st_size if stat.S_ISREG(info.st_mode) else None  # pipes and devices: read to EOF
-            checksums, seen = _checksum(file.readinto, size, progress)
+            checksums, seen, parts = _checksum(file.readinto, size, progress)
     except OSError as error:
         raise ChecksumError(f"cannot read {os.fspath(path)}: {error.strerror or error}") from None
     if size is not None and seen != size:
         raise ContentChangedError(f"{os.fspath(path)} changed size from {size} to {seen} while read")
-    return checksums
+    return checksums, parts
 
 
 def checksum_stream(
@@ -48,7 +57,7 @@ def checksum_stream(
     """
     read_into = getattr(stream, "readinto", None) or _reading_into(stream)
     try:
-        checksums, seen = _checksum(read_into, size, progress)
+        checksums, seen, _ = _checksum(read_into, size, progress)
     except OSError as error:
         raise ChecksumError(f"reading the stream failed: {error}") from None
     if size is not None and seen != size:
@@ -58,7 +67,7 @@ def checksum_stream(
 
 def _checksum(
     read_into: Callable[[memoryview], int | None], size: int | None, progress: ProgressCallback | None
-) -> tuple[Checksums, int]:
+) -> tuple[Checksums, int, tuple[str, ...]]:
     reporter = ProgressReporter(progress, size)
     with HashPipeline(MIN_PART_SIZE if size is None else s3_part_size(size)) as pipeline:
         at_end = False
@@ -73,7 +82,7 @@ def _checksum(
             reporter.report(pipeline.bytes_done)
         checksums = pipeline.finish()
     reporter.final(pipeline.bytes_submitted)
-    return checksums, pipeline.bytes_submitted
+    return checksums, pipeline.bytes_submitted, pipeline.part_md5s
 
 
 def _fill(read_into: Callable[[memoryview], int | None], view: memoryview) -> tuple[int, bool]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from upload_common.area_ids import check_area_id
 from upload_common.credentials.arns import s3_arn
+from upload_common.domain.seals import SERVICE_PREFIX
 from upload_common.errors import InvalidInputError
 
 SESSION_POLICY_MAX_CHARACTERS = 2048  # STS's limit on the plain text of an inline session policy
@@ -17,8 +18,14 @@ _IAM_SPECIAL = {"*": "${*}", "?": "${?}", "$": "${$}"}
 
 
 def area_session_policy(bucket: str, area_uuid: str, *, partition: str) -> dict[str, Any]:
-    """Allow `s3:PutObject` on `bucket/<area>/*` and listing the `<area>/` prefix; nothing else.
-    `partition`: the assumed role's (`upload_common.credentials.arns.role_partition`).
+    """Allow `s3:PutObject` on `bucket/<area>/*` and listing the `<area>/` prefix, and what resuming a
+    multipart upload there needs (the parts of an upload the client recorded, aborting one); nothing
+    else. `partition`: the assumed role's (`upload_common.credentials.arns.role_partition`).
+
+    No `s3:ListBucketMultipartUploads`: AWS gives it no `s3:prefix` condition key, so it could only be
+    granted for the whole bucket, and would show every area's in-progress file names. An explicit deny
+    keeps `<area>/.dcp-upload/` (where sealing stores the inventory, `domain.seals`) out of reach of
+    credentials issued before the seal.
 
     No `s3:PutObjectTagging` (the seed allowed it): tags carry the service's checksums, and a submitter
     who could write them could forge them. The area id must have the anchored area-id form (letters,
@@ -36,11 +43,23 @@ def area_session_policy(bucket: str, area_uuid: str, *, partition: str) -> dict[
                 "Resource": [s3_arn(partition, bucket, f"{area}/*")],
             },
             {
+                "Sid": "ResumeUploadsInTheArea",
+                "Effect": "Allow",
+                "Action": ["s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                "Resource": [s3_arn(partition, bucket, f"{area}/*")],
+            },
+            {
                 "Sid": "ListTheArea",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket"],
                 "Resource": [s3_arn(partition, bucket)],
                 "Condition": {"StringLike": {"s3:prefix": [f"{area}/", f"{area}/*"]}},
+            },
+            {
+                "Sid": "NeverTheServicesOwnObjects",
+                "Effect": "Deny",
+                "Action": ["s3:PutObject"],
+                "Resource": [s3_arn(partition, bucket, f"{area}/{SERVICE_PREFIX}*")],
             },
         ],
     }

@@ -7,6 +7,8 @@ these functions; none of them re-implements a rule. The caller owns the transact
 | module | holds |
 |---|---|
 | `areas` | which areas exist, accept files, are processed; create, lock, the deletion steps |
+| `submitter_links` | a submitter link's token (one area, an expiry, signed) and when an area's links stop |
+| `upload_sessions` | resumable upload sessions: part size and count, the same session, expiry, completion |
 | `versions` | the versions of a file and which one is current (by the store's order, never by arrival) |
 | `checksum_runs` | who checksums a version, heartbeats, stalled runs; refused and late objects |
 | `checksum_results` | recording computed or reported checksums (one function for every path) |
@@ -17,6 +19,8 @@ these functions; none of them re-implements a rule. The caller owns the transact
 | `jobs` | what jobs are told (callback URLs) and what they may report |
 | `state_machines` | the legal transitions of every status |
 | `outbox` | the notifications written with the changes that cause them |
+| `manifests` | an area's manifest, each expected file's verdict (in SQL), and the area's completeness |
+| `seals` | sealing an area for good, and its inventory (canonical JSON, hashed) |
 | `reconciliation` | which stored objects were never processed; which versions to re-verify |
 | `health` | what the health report counts: stuck runs and validations, FAILED notifications, overdue areas |
 """

@@ -2,8 +2,9 @@
 
 Three rules, each in one function:
 - an area *exists* until it is DELETED (`existing_area`): its files can be read;
-- an area is *writable* while UNLOCKED (`writable_area`): files may be added, credentials issued;
-- an area is *processed* while UNLOCKED or LOCKED (`processed_area`): its new versions are
+- an area is *writable* while UNLOCKED (`writable_area`): files may be added, credentials issued,
+  links and upload sessions made; never once SEALED (`upload_common.domain.seals`);
+- an area is *processed* while UNLOCKED, LOCKED or SEALED (`processed_area`): its new versions are
   checksummed, except those written to the store while it was locked (`written_while_locked`:
   credentials issued before a lock still work until they expire; such a write is REJECTED and
   notified, never taken as a good file). Once its deletion is queued, deletion wins: every object that
@@ -21,13 +22,21 @@ from sqlalchemy.orm import Session
 
 from upload_common.domain.state_machines import transition_area
 from upload_common.domain.versions import mark_versions_deleted
-from upload_common.errors import AreaDeletedError, AreaLockedError, AreaNotFoundError, ConflictError
+from upload_common.errors import (
+    AreaDeletedError,
+    AreaLockedError,
+    AreaNotFoundError,
+    AreaSealedError,
+    ConflictError,
+)
 from upload_common.models import UploadArea
 from upload_common.statuses import AreaStatus
 
 GONE = frozenset({AreaStatus.DELETED})
 BEING_DELETED = frozenset({AreaStatus.DELETION_QUEUED, AreaStatus.DELETING})
-PROCESSED = frozenset({AreaStatus.UNLOCKED, AreaStatus.LOCKED})
+# A SEALED area is processed so that a late store write (credentials issued before the seal) is
+# recorded REJECTED and notified like one made while locked, never silently dropped.
+PROCESSED = frozenset({AreaStatus.UNLOCKED, AreaStatus.LOCKED, AreaStatus.SEALED})
 
 
 def find_area(session: Session, area_uuid: str, *, for_update: bool = False) -> UploadArea | None:
@@ -49,6 +58,7 @@ def existing_area(session: Session, area_uuid: str, *, for_update: bool = False)
 def writable_area(session: Session, area_uuid: str, *, for_update: bool = False) -> UploadArea:
     """The area, if files may be added to it now (`AreaLockedError`, `ConflictError` otherwise)."""
     area = existing_area(session, area_uuid, for_update=for_update)
+    refuse_if_sealed(area)
     if area.status is AreaStatus.LOCKED:
         raise AreaLockedError(
             f"upload area {area_uuid} is locked" + (f": {area.lock_reason}" if area.lock_reason else "")
@@ -97,11 +107,14 @@ def is_existing(session: Session, area_uuid: str) -> bool:
     return area is not None and area.status not in GONE
 
 
-def create_area(session: Session, area_uuid: str, *, bucket: str) -> UploadArea:
-    """Create the area, or return it if it exists (idempotent); a deleted area is never revived."""
+def create_area(
+    session: Session, area_uuid: str, *, bucket: str, expires_at: datetime | None = None
+) -> UploadArea:
+    """Create the area, or return it if it exists (idempotent; an existing area keeps its expiry); a
+    deleted area is never revived. `expires_at`: `upload_common.domain.expiry.expiry_at_creation`."""
     area = find_area(session, area_uuid, for_update=True)
     if area is None:
-        area = UploadArea(uuid=area_uuid, bucket=bucket, status=AreaStatus.UNLOCKED)
+        area = UploadArea(uuid=area_uuid, bucket=bucket, status=AreaStatus.UNLOCKED, expires_at=expires_at)
         session.add(area)
         session.flush()
         return area
@@ -115,6 +128,10 @@ def set_lock(session: Session, area_uuid: str, *, locked: bool, reason: str | No
     """Lock the area against uploads (with an optional reason) or unlock it; repeating is a no-op."""
     area = existing_area(session, area_uuid, for_update=True)
     _refuse_if_being_deleted(area)
+    if area.status is AreaStatus.SEALED:
+        if locked:
+            return  # frozen already, and for good
+        refuse_if_sealed(area)
     transition_area(area, AreaStatus.LOCKED if locked else AreaStatus.UNLOCKED, reason=reason)
 
 
@@ -155,6 +172,19 @@ def complete_deletion(session: Session, area_uuid: str) -> bool:
     mark_versions_deleted(session, area.id)
     transition_area(area, AreaStatus.DELETED)
     return True
+
+
+def refuse_if_sealed(area: UploadArea) -> None:
+    """`AreaSealedError` when the area is sealed: nothing about its files changes any more."""
+    if area.status is AreaStatus.SEALED:
+        raise AreaSealedError(
+            f"upload area {area.uuid} is sealed: its files are frozen for good (it cannot be unlocked)"
+        )
+
+
+def refuse_if_being_deleted(area: UploadArea) -> None:
+    """`ConflictError` once the area's deletion has begun (it may still be read, not changed)."""
+    _refuse_if_being_deleted(area)
 
 
 def _refuse_if_being_deleted(area: UploadArea) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from upload_common.declared_checksums import mismatches
 from upload_common.domain.checksum_failures import fail_checksum_run
 from upload_common.domain.jobs import JobReport, parse_record_id, reported_status
+from upload_common.domain.manifests import settle_completeness
 from upload_common.domain.outbox import notify_file_uploaded
 from upload_common.domain.state_machines import transition_checksum, transition_file
 from upload_common.domain.versions import record_version
@@ -68,6 +69,7 @@ def record_checksum_result(
     session.flush()
     info = file_info_of_version(version, area_uuid=version.area.uuid, url=url)
     notify_file_uploaded(session, version, info)
+    settle_completeness(session, version.area_id, version.name)
     return ChecksumVerdict(recorded=True, mismatches=disagree)
 
 

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 FINISHED_VERSION = frozenset({FileStatus.CHECKSUMMED, FileStatus.CORRUPT})
 WRITTEN_WHILE_LOCKED = "written while the area was locked"
+# A run in these states has not ended: the reaper watches them, the health report counts the stuck ones.
+UNFINISHED_RUNS = (ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING)
 
 
 @dataclass(frozen=True)

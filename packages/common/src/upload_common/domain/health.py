@@ -16,13 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from upload_common.domain.checksum_runs import stale_period
+from upload_common.domain.checksum_runs import UNFINISHED_RUNS, stale_period
 from upload_common.domain.validations import UNFINISHED
 from upload_common.models import ChecksumRun, Notification, UploadArea, Validation
 from upload_common.settings import Settings
-from upload_common.statuses import AreaStatus, ChecksumStatus, NotificationStatus
-
-UNFINISHED_RUNS = (ChecksumStatus.SCHEDULED, ChecksumStatus.CHECKSUMMING)
+from upload_common.statuses import AreaStatus, NotificationStatus
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,24 @@ request or worker ever waits on ingest.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from upload_common.models import FileVersion, Notification
+from upload_common.models import FileVersion, Notification, UploadArea
 from upload_common.statuses import FileOrigin, FileStatus, NotificationType
 
 FILE_UPLOADED_TARGET = "/messaging/fileUploadInfo"
 FILE_VALIDATED_TARGET = "/messaging/fileValidationResult"
+AREA_EXPIRING_TARGET = "/messaging/areaExpiring"
 FAILED = "FAILED"  # the status `file_uploaded` reports when checksumming failed
+# The area lifecycle events (docs/notifications.md): every expected file verified, no longer so, sealed.
+AREA_EVENT_TARGETS = {
+    NotificationType.AREA_COMPLETE: "/messaging/areaComplete",
+    NotificationType.AREA_INCOMPLETE: "/messaging/areaIncomplete",
+    NotificationType.AREA_SEALED: "/messaging/areaSealed",
+}
 
 
 def notify_file_uploaded(
@@ -59,6 +67,49 @@ def notify_file_validated(
         payload=dict(results),
         file_id=file_id,
         validation_id=validation_id,
+    )
+    session.add(notification)
+    return notification
+
+
+def notify_area_expiring(
+    session: Session, area: UploadArea, *, expired: bool, not_before: datetime | None = None
+) -> Notification:
+    """Queue `area_expiring` for the area: `{"upload_area_id", "expires_at", "expired"}`. Sent once
+    `UPLOAD_AREA_EXPIRY_WARNING_SECONDS` before its expiry (`expired` false), and again when it expired
+    and its deletion was queued (`expired` true: the area and its files are being deleted).
+
+    `not_before`: the earliest delivery time, so that the expiry is never delivered before a warning
+    written in the same transaction (the dispatcher sends in `next_attempt_at` order).
+    """
+    payload = {
+        "upload_area_id": area.uuid,
+        "expires_at": area.expires_at.isoformat() if area.expires_at else None,
+        "expired": expired,
+    }
+    notification = Notification(
+        id=uuid.uuid4(),
+        event_type=NotificationType.AREA_EXPIRING,
+        target=AREA_EXPIRING_TARGET,
+        payload=payload,
+    )
+    if not_before is not None:
+        notification.next_attempt_at = not_before
+    session.add(notification)
+    session.flush()  # its next_attempt_at is set now: a later notification of the area sorts after it
+    return notification
+
+
+def notify_area_event(
+    session: Session, event_type: NotificationType, payload: dict[str, Any]
+) -> Notification:
+    """Queue one of the area lifecycle events of `AREA_EVENT_TARGETS`, with its `event` named in the
+    payload (a receiver may serve them all on one URL)."""
+    notification = Notification(
+        id=uuid.uuid4(),
+        event_type=event_type,
+        target=AREA_EVENT_TARGETS[event_type],
+        payload={"event": event_type.value, **payload},
     )
     session.add(notification)
     return notification

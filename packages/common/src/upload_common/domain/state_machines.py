@@ -11,20 +11,31 @@ from enum import StrEnum
 from typing import TypeVar
 
 from upload_common.errors import IllegalTransitionError
-from upload_common.models import ChecksumRun, FileVersion, Notification, UploadArea, Validation, utcnow
+from upload_common.models import (
+    ChecksumRun,
+    FileVersion,
+    Notification,
+    UploadArea,
+    UploadSession,
+    Validation,
+    utcnow,
+)
 from upload_common.statuses import (
     AreaStatus,
     ChecksumStatus,
     FileStatus,
     NotificationStatus,
+    UploadSessionStatus,
     ValidationStatus,
 )
 
 _E = TypeVar("_E", bound=StrEnum)
 
 AREA_TRANSITIONS: Mapping[AreaStatus, frozenset[AreaStatus]] = {
-    AreaStatus.UNLOCKED: frozenset({AreaStatus.LOCKED, AreaStatus.DELETION_QUEUED}),
-    AreaStatus.LOCKED: frozenset({AreaStatus.UNLOCKED, AreaStatus.DELETION_QUEUED}),
+    AreaStatus.UNLOCKED: frozenset({AreaStatus.LOCKED, AreaStatus.SEALED, AreaStatus.DELETION_QUEUED}),
+    AreaStatus.LOCKED: frozenset({AreaStatus.UNLOCKED, AreaStatus.SEALED, AreaStatus.DELETION_QUEUED}),
+    # A seal is for good: a SEALED area is never unlocked (nor locked: it is frozen already), only deleted.
+    AreaStatus.SEALED: frozenset({AreaStatus.DELETION_QUEUED}),
     AreaStatus.DELETION_QUEUED: frozenset({AreaStatus.DELETING}),
     # DELETING -> DELETION_QUEUED: a deletion that ran out of time re-queues itself and resumes.
     AreaStatus.DELETING: frozenset({AreaStatus.DELETION_QUEUED, AreaStatus.DELETED}),
@@ -87,6 +98,16 @@ NOTIFICATION_TRANSITIONS: Mapping[NotificationStatus, frozenset[NotificationStat
 }
 
 
+UPLOAD_SESSION_TRANSITIONS: Mapping[UploadSessionStatus, frozenset[UploadSessionStatus]] = {
+    UploadSessionStatus.OPEN: frozenset(
+        {UploadSessionStatus.COMPLETED, UploadSessionStatus.ABORTED, UploadSessionStatus.EXPIRED}
+    ),
+    UploadSessionStatus.COMPLETED: frozenset(),
+    UploadSessionStatus.ABORTED: frozenset(),
+    UploadSessionStatus.EXPIRED: frozenset(),
+}
+
+
 def _check(machine: str, table: Mapping[_E, frozenset[_E]], current: _E, requested: _E) -> bool:
     if requested == current:
         return False
@@ -97,9 +118,16 @@ def _check(machine: str, table: Mapping[_E, frozenset[_E]], current: _E, request
 
 def transition_area(area: UploadArea, to: AreaStatus, *, reason: str | None = None) -> bool:
     """Move an upload area to `to`; `reason` is kept while the area is LOCKED. Locking and unlocking
-    stamp the lock period (`locked_at`, `unlocked_at`); repeating either changes nothing."""
+    stamp the lock period (`locked_at`, `unlocked_at`); repeating either changes nothing. Sealing stamps
+    `sealed_at` and opens a lock period that never ends (unless one is open already), so a store write
+    made after the seal with credentials issued before it is REJECTED as one made while locked."""
     if not _check("upload_area", AREA_TRANSITIONS, area.status, to):
         return False
+    if to is AreaStatus.SEALED:
+        now = utcnow()
+        if area.status is not AreaStatus.LOCKED or area.locked_at is None:
+            area.locked_at, area.unlocked_at = now, None
+        area.sealed_at = now
     area.status = to
     if to is AreaStatus.LOCKED:
         area.lock_reason = reason
@@ -165,4 +193,12 @@ def transition_notification(
         notification.next_attempt_at = now
     if error is not None:
         notification.last_error = error
+    return True
+
+
+def transition_upload_session(upload: UploadSession, to: UploadSessionStatus) -> bool:
+    """Move an upload session to `to`."""
+    if not _check("upload_session", UPLOAD_SESSION_TRANSITIONS, upload.status, to):
+        return False
+    upload.status = to
     return True

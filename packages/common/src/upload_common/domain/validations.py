@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ScalarSelect, and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from upload_common.domain.images import check_validator_image
 from upload_common.domain.jobs import JobReport, parse_record_id, reported_status
@@ -70,6 +70,48 @@ def latest_validation(session: Session, area_id: int, name: str) -> Validation |
         .order_by(Validation.created_at.desc(), Validation.id.desc())
         .limit(1)
     ).first()
+
+
+def latest_validation_id_column() -> ScalarSelect[uuid.UUID]:
+    """`latest_validation` as SQL: the id of the newest validation of each selected `FileVersion`'s
+    file (any of its versions), a correlated subquery for listing many files in one query."""
+    version = aliased(FileVersion)
+    return (
+        select(Validation.id)
+        .join(ValidationFile, ValidationFile.validation_id == Validation.id)
+        .join(version, ValidationFile.file_id == version.id)
+        .where(version.area_id == FileVersion.area_id, version.name == FileVersion.name)
+        .order_by(Validation.created_at.desc(), Validation.id.desc())
+        .limit(1)
+        .correlate(FileVersion)
+        .scalar_subquery()
+    )
+
+
+def of_newest_validation_of_version(version_id: Any, column: Any) -> Any:
+    """`column` of the newest validation that included exactly the version `version_id` (a column of an
+    outer query: a correlated subquery), NULL when none did. The manifest's verdicts and the seal's
+    inventory judge a file's *current* version by it."""
+    return (
+        select(column)
+        .select_from(ValidationFile)
+        .join(Validation, Validation.id == ValidationFile.validation_id)
+        .where(ValidationFile.file_id == version_id)
+        .order_by(Validation.created_at.desc(), Validation.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def validation_failed() -> Any:
+    """SQL, 1 when a validation failed (FAILED: it could not run to the end; VALIDATED with an exit
+    code other than 0: the validator found the files invalid), else 0 (unfinished, or valid)."""
+    exit_code = Validation.results["exit_code"].as_integer()
+    return case(
+        (Validation.status == ValidationStatus.FAILED, 1),
+        (and_(Validation.status == ValidationStatus.VALIDATED, func.coalesce(exit_code, -1) != 0), 1),
+        else_=0,
+    )
 
 
 def validation_counts(session: Session, area_id: int) -> dict[str, int]:
@@ -235,6 +277,11 @@ def finish_validation(
     validation.results = results
     for file in files:
         notify_file_validated(session, file_id=file.id, validation_id=validation.id, results=results)
+    # A failed validation makes a file invalid (imported here: manifests build on this module).
+    from upload_common.domain.manifests import settle_completeness  # noqa: PLC0415
+
+    for name in sorted({file.name for file in files}):
+        settle_completeness(session, validation.area_id, name)
 
 
 def _find_validation(session: Session, area_uuid: str, validation_id: str) -> Validation:

@@ -73,7 +73,7 @@ def lock_file(session: Session, area_uuid: str, name: str) -> None:
     held: dict[str, object] = session.info.setdefault("upload_file_locks", {})
     transaction = session.get_transaction()
     if held.get(key) is not transaction:
-        session.execute(select(func.pg_advisory_xact_lock(_lock_key(key))))
+        session.execute(select(func.pg_advisory_xact_lock(advisory_lock_key(key))))
         held[key] = transaction
 
 
@@ -168,6 +168,10 @@ def _make_current(session: Session, version: FileVersion) -> None:
         other.current = False
     version.current = version.status not in NEVER_CURRENT
     session.flush()
+    # A file replaced changes its manifest verdict (imported here: manifests build on this module).
+    from upload_common.domain.manifests import settle_completeness  # noqa: PLC0415
+
+    settle_completeness(session, version.area_id, version.name)
 
 
 def _later(order: str | None, than: str | None) -> bool:
@@ -194,7 +198,8 @@ def split_object_key(key: str) -> tuple[str, str]:
     return area_uuid, name
 
 
-def _lock_key(key: str) -> int:
+def advisory_lock_key(key: str) -> int:
+    """The key of a PostgreSQL advisory lock named `key` (files here; an area's completeness turn)."""
     # PostgreSQL's advisory locks take one signed 64-bit key; two keys sharing one only wait for each other.
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)

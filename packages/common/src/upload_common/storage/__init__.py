@@ -1,6 +1,6 @@
 """Object storage: the `ObjectStore` interface and its implementations, chosen by `open_store`."""
 
-from upload_common.storage.base import ObjectInfo, ObjectStore
+from upload_common.storage.base import ObjectInfo, ObjectStore, PartInfo
 from upload_common.storage.factory import STORES, open_store
 from upload_common.storage.keys import validate_key, validate_prefix
 from upload_common.storage.local import LocalObjectStore
@@ -11,6 +11,7 @@ __all__ = [
     "LocalObjectStore",
     "ObjectInfo",
     "ObjectStore",
+    "PartInfo",
     "S3ObjectStore",
     "open_store",
     "validate_key",

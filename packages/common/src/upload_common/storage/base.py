@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -28,6 +28,15 @@ class ObjectInfo:
     # Where this version falls among the versions written under its key (`store_order()`), when the
     # store says: the local store does; an S3 HEAD does not (S3 tells it only in the event's sequencer).
     store_order: str | None = None
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """One part of a multipart upload, as the store holds it."""
+
+    number: int  # 1-based
+    size: int
+    etag: str  # the MD5 hex of the part's bytes, without quotes
 
 
 def store_order(hex_digits: str) -> str:
@@ -106,3 +115,35 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def copy(self, source_key: str, destination_key: str) -> ObjectInfo:
         """Server-side copy of one object (bytes, content type and metadata)."""
+
+    # -- multipart uploads (resumable upload sessions) ------------------------------------------------
+    # S3's semantics: parts numbered from 1, each replaced by sending it again, assembled in order on
+    # completion into one object (with the content type and metadata given at creation); nothing is
+    # an object until then. A missing upload id raises `UploadNotFoundError`.
+
+    @abc.abstractmethod
+    def create_multipart_upload(
+        self, key: str, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        """Start a multipart upload of `key`; return its upload id."""
+
+    @abc.abstractmethod
+    def upload_part(self, key: str, upload_id: str, number: int, stream: BinaryIO, *, size: int) -> PartInfo:
+        """Store exactly `size` bytes of the stream as part `number` (replacing an earlier one)."""
+
+    @abc.abstractmethod
+    def list_parts(self, key: str, upload_id: str) -> Sequence[PartInfo]:
+        """The parts received so far, in part-number order."""
+
+    @abc.abstractmethod
+    def presign_upload_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str | None:
+        """A URL that takes part `number` by PUT for `expires_in` seconds with no other authority, or
+        None when the store has no such URLs (the caller then offers a route of its own)."""
+
+    @abc.abstractmethod
+    def complete_multipart_upload(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> ObjectInfo:
+        """Assemble the parts (all of them, in order; their ETags must match) into the object."""
+
+    @abc.abstractmethod
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an unknown (or finished) upload is no error."""

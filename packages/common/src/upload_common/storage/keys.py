@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from upload_common.checksums.part_size import MAX_PARTS
 from upload_common.errors import InvalidInputError, InvalidNameError
 
 MAX_KEY_BYTES = 1024  # S3's limit, applied everywhere so both stores accept the same keys
@@ -50,6 +51,13 @@ def _check_characters(value: str, *, what: str) -> None:
         raise InvalidNameError(f"an object {what} must not contain a backslash: {value!r}")
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise InvalidNameError(f"an object {what} must not contain control characters: {value!r}")
+
+
+def validate_part_number(number: int) -> int:
+    """Return `number` if it can number a part of a multipart upload (1..10,000, S3's limit)."""
+    if not 1 <= number <= MAX_PARTS:
+        raise InvalidInputError(f"a part number is 1..{MAX_PARTS}, not {number}")
+    return number
 
 
 MAX_METADATA_BYTES = 2048  # S3's limit on user metadata (names and values together)

@@ -5,8 +5,10 @@ Layout under the root:
 - `<root>/<key>`: the object's bytes, so `file://<root>/<key>` names them (DESIGN §4).
 - `<root>/.upload-store/`: the store's own files, outside the object namespace (keys whose first segment
   is `.upload-store` are refused, and listing skips it): `tmp/` for writes in progress, `meta/<key>` for
-  each object's record (ETag, content type, user metadata, tags, store order), `lock`, and `order`: the
-  last store order given out.
+  each object's record (ETag, content type, user metadata, tags, store order), `lock`, `order`: the
+  last store order given out, and `uploads/<upload id>/` for each multipart upload: `upload.json` (key,
+  content type, metadata) and one file per part received, `<number>.<md5 hex>` (so a part and its ETag
+  are renamed into place together).
 
 Store order: each version committed (renamed into place) gets the next value of one counter, so the
 versions of a key are ordered as the store wrote them (`ObjectInfo.store_order`), whoever reports them
@@ -31,17 +33,22 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import io
 import json
 import logging
 import os
+import re
+import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from upload_common.checksums.etag import S3EtagHasher
 from upload_common.checksums.part_size import MIN_PART_SIZE, s3_part_size
@@ -51,9 +58,16 @@ from upload_common.errors import (
     InvalidNameError,
     ObjectNotFoundError,
     StorageError,
+    UploadNotFoundError,
 )
-from upload_common.storage.base import ObjectInfo, ObjectStore, store_order
-from upload_common.storage.keys import validate_key, validate_metadata, validate_prefix, validate_tags
+from upload_common.storage.base import ObjectInfo, ObjectStore, PartInfo, store_order
+from upload_common.storage.keys import (
+    validate_key,
+    validate_metadata,
+    validate_part_number,
+    validate_prefix,
+    validate_tags,
+)
 
 INTERNAL_DIR = ".upload-store"
 TEMPORARY_PREFIX = "part-"
@@ -61,6 +75,9 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _CHUNK = 1024 * 1024
 _MAX_SEGMENT_BYTES = 255  # NAME_MAX of common file systems
 _RECORD_ATTEMPTS = 20  # a concurrent writer's two renames are microseconds apart
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_PART_FILE = re.compile(r"(\d{5})\.([0-9a-f]{32})")
+_UPLOAD_RECORD = "upload.json"
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +92,10 @@ class LocalObjectStore(ObjectStore):
             self._root = root.resolve()
             self._meta = self._root / INTERNAL_DIR / "meta"
             self._tmp = self._root / INTERNAL_DIR / "tmp"
+            self._uploads = self._root / INTERNAL_DIR / "uploads"
             self._meta.mkdir(parents=True, exist_ok=True)
             self._tmp.mkdir(parents=True, exist_ok=True)
+            self._uploads.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot use {root} as the local store: {exc}") from None
         self._lock_path = self._root / INTERNAL_DIR / "lock"
@@ -196,6 +215,149 @@ class LocalObjectStore(ObjectStore):
                 metadata=record.metadata,
                 tags=record.tags,
             )
+
+    # -- multipart uploads ---------------------------------------------------------------------------
+
+    def create_multipart_upload(
+        self, key: str, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        self._path(key)  # refuse a bad key before anything is written
+        record = {
+            "key": key,
+            "content_type": content_type or DEFAULT_CONTENT_TYPE,
+            "metadata": validate_metadata(metadata),
+        }
+        upload_id = uuid.uuid4().hex
+        directory = self._uploads / upload_id
+        with self._temporary() as (temporary, out):
+            try:
+                out.write(json.dumps(record).encode("utf-8"))
+                out.flush()
+                directory.mkdir()
+                temporary.replace(directory / _UPLOAD_RECORD)  # the upload exists once its record does
+            except OSError as exc:
+                raise StorageError(f"cannot start an upload of {key!r}: {exc}") from None
+        return upload_id
+
+    def upload_part(self, key: str, upload_id: str, number: int, stream: BinaryIO, *, size: int) -> PartInfo:
+        validate_part_number(number)
+        directory, _ = self._upload(key, upload_id)
+        with self._temporary() as (temporary, out):
+            digest = hashlib.md5(usedforsecurity=False)
+            written = 0
+            # At most one byte more than announced is read: enough to tell the stream is too long.
+            while chunk := stream.read(min(_CHUNK, size + 1 - written)):
+                written += len(chunk)
+                if written > size:
+                    break
+                digest.update(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise StorageError(f"cannot write part {number} of {key!r}: {exc}") from None
+            if written != size:
+                raise InvalidInputError(
+                    f"part {number} of {key!r}: the stream had {written} bytes, {size} were announced"
+                )
+            etag = digest.hexdigest()
+            target = directory / f"{number:05d}.{etag}"
+            try:
+                out.flush()
+                with self._locked():
+                    if not (directory / _UPLOAD_RECORD).is_file():
+                        raise UploadNotFoundError(f"no multipart upload of {key!r} with that id")
+                    temporary.replace(target)
+                    for other in directory.glob(f"{number:05d}.*"):
+                        if other != target:
+                            other.unlink(missing_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot write part {number} of {key!r}: {exc}") from None
+        return PartInfo(number=number, size=size, etag=etag)
+
+    def list_parts(self, key: str, upload_id: str) -> Sequence[PartInfo]:
+        directory, _ = self._upload(key, upload_id)
+        return [part for part, _ in self._parts(directory).values()]
+
+    def presign_upload_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str | None:
+        return None  # nothing serves this directory over HTTP: the API offers a signed route instead
+
+    def complete_multipart_upload(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> ObjectInfo:
+        directory, record = self._upload(key, upload_id)
+        held = self._parts(directory)
+        paths: list[Path] = []
+        for position, part in enumerate(parts, start=1):
+            stored = held.get(part.number)
+            if part.number != position or stored is None or stored[0].etag != part.etag:
+                raise InvalidInputError(
+                    f"{key!r}: part {part.number} was not received as given (or is out of order)"
+                )
+            paths.append(stored[1])
+        with contextlib.closing(_ConcatenatedFiles(paths)) as reader:
+            info = self._write(
+                key,
+                cast(BinaryIO, reader),
+                size=sum(held[p.number][0].size for p in parts),
+                content_type=str(record["content_type"]),
+                metadata={str(k): str(v) for k, v in dict(record["metadata"]).items()},
+                tags={},
+            )
+        self._drop_upload(directory)
+        return info
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        try:
+            directory, _ = self._upload(key, upload_id)
+        except UploadNotFoundError:
+            return  # aborted or completed before: done
+        self._drop_upload(directory)
+
+    def _upload(self, key: str, upload_id: str) -> tuple[Path, dict[str, Any]]:
+        """The directory and record of the upload, which must be of `key`."""
+        self._path(key)
+        missing = UploadNotFoundError(f"no multipart upload of {key!r} with that id")
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise missing
+        directory = self._uploads / upload_id
+        try:
+            record: dict[str, Any] = json.loads((directory / _UPLOAD_RECORD).read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            raise missing from None
+        except OSError as exc:
+            raise StorageError(f"cannot read the upload of {key!r}: {exc}") from None
+        if record.get("key") != key:
+            raise missing
+        return directory, record
+
+    def _parts(self, directory: Path) -> dict[int, tuple[PartInfo, Path]]:
+        """Each part's info and file, by number (of two files of one number, left by a crash between
+        the rename and the removal, the newer)."""
+        found: dict[int, tuple[PartInfo, Path, int]] = {}
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise StorageError(f"cannot list the parts in {directory}: {exc}") from None
+        for entry in entries:
+            match = _PART_FILE.fullmatch(entry.name)
+            if match is None:
+                continue
+            try:
+                status = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # replaced meanwhile
+                continue
+            number = int(match[1])
+            if number in found and found[number][2] >= status.st_mtime_ns:
+                continue
+            part = PartInfo(number=number, size=status.st_size, etag=match[2])
+            found[number] = (part, Path(entry.path), status.st_mtime_ns)
+        return {number: (part, path) for number, (part, path, _) in sorted(found.items())}
+
+    def _drop_upload(self, directory: Path) -> None:
+        with self._locked():
+            # The record first: a concurrent part write then finds no upload and stores nothing.
+            (directory / _UPLOAD_RECORD).unlink(missing_ok=True)
+            shutil.rmtree(directory, ignore_errors=True)
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -512,6 +674,40 @@ class _Record:
             tags={str(k): str(v) for k, v in data["tags"].items()},
             store_order=str(data["store_order"]) if data.get("store_order") else None,
         )
+
+
+class _ConcatenatedFiles(io.RawIOBase):
+    """The files' bytes one after the other, each opened only when reached (bounded memory)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self._paths = iter(paths)
+        self._current: IO[bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            if self._current is None:
+                path = next(self._paths, None)
+                if path is None:
+                    return 0
+                try:
+                    self._current = path.open("rb")
+                except OSError as exc:
+                    raise StorageError(f"cannot read the part {path.name}: {exc}") from None
+            data = self._current.read(len(buffer))
+            if data:
+                buffer[: len(data)] = data
+                return len(data)
+            self._current.close()
+            self._current = None
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+        super().close()
 
 
 def _remove_if_unowned(path: Path) -> bool:

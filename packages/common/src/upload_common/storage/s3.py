@@ -24,12 +24,19 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from upload_common.checksums.part_size import MAX_PARTS, MIN_PART_SIZE, s3_part_size
-from upload_common.errors import InvalidInputError, InvalidNameError, ObjectNotFoundError, StorageError
-from upload_common.storage.base import ObjectInfo, ObjectStore
+from upload_common.errors import (
+    InvalidInputError,
+    InvalidNameError,
+    ObjectNotFoundError,
+    StorageError,
+    UploadNotFoundError,
+)
+from upload_common.storage.base import ObjectInfo, ObjectStore, PartInfo
 from upload_common.storage.keys import (
     MAX_KEY_BYTES,
     validate_key,
     validate_metadata,
+    validate_part_number,
     validate_prefix,
     validate_tags,
 )
@@ -44,6 +51,7 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys a request
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a spooled part stays in memory up to this, then goes to disk
 _COPY_CHUNK = 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}  # CompleteMultipartUpload's refusals
 T = TypeVar("T")
 
 
@@ -237,6 +245,83 @@ class S3ObjectStore(ObjectStore):
             self._multipart_copy(source, destination_key, part_size)
         return self.head(destination_key)
 
+    # -- multipart uploads ---------------------------------------------------------------------------
+
+    def create_multipart_upload(
+        self, key: str, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        validate_key(key)
+        attributes: dict[str, Any] = {
+            "ContentType": content_type or DEFAULT_CONTENT_TYPE,
+            "Metadata": validate_metadata(metadata),
+        }
+        return self._call(
+            key,
+            lambda: self._s3.create_multipart_upload(Bucket=self._bucket, Key=key, **attributes)["UploadId"],
+        )
+
+    def upload_part(self, key: str, upload_id: str, number: int, stream: BinaryIO, *, size: int) -> PartInfo:
+        validate_key(key)
+        validate_part_number(number)
+        with contextlib.closing(
+            _window(stream, stream.tell(), size) if _seekable(stream) else _next_part(stream, size)
+        ) as body:
+            if _length(body) != size:
+                raise _short_stream(key, _length(body), size)
+            done = self._upload_part(key, upload_id, number, body)
+        return PartInfo(number=number, size=size, etag=done["ETag"].strip('"'))
+
+    def list_parts(self, key: str, upload_id: str) -> Sequence[PartInfo]:
+        validate_key(key)
+        pages = self._s3.get_paginator("list_parts").paginate(
+            Bucket=self._bucket, Key=key, UploadId=upload_id
+        )
+        try:
+            return [
+                PartInfo(number=part["PartNumber"], size=part["Size"], etag=part["ETag"].strip('"'))
+                for page in pages
+                for part in page.get("Parts", [])
+            ]
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, key) from None
+
+    def presign_upload_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str | None:
+        validate_key(key)
+        validate_part_number(number)
+        params = {"Bucket": self._bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+        url: str = self._call(
+            key, lambda: self._s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
+        )
+        return url
+
+    def complete_multipart_upload(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> ObjectInfo:
+        validate_key(key)
+        done: list[CompletedPartTypeDef] = [{"ETag": f'"{p.etag}"', "PartNumber": p.number} for p in parts]
+        completed = self._call(
+            key,
+            lambda: self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
+            ),
+        )
+        info = self.head(key)
+        if info.etag == completed["ETag"].strip('"'):
+            return info
+        # Another write replaced it since: what this call wrote, as far as it is known.
+        return ObjectInfo(
+            key=key,
+            size=sum(p.size for p in parts),
+            etag=completed["ETag"].strip('"'),
+            last_modified=datetime.now(UTC),
+        )
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        validate_key(key)
+        with contextlib.suppress(UploadNotFoundError):  # aborted (or completed) before: done
+            self._call(
+                key,
+                lambda: self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id),
+            )
+
     # -- helpers -------------------------------------------------------------------------------------
 
     def _written(self, key: str, etag: str, size: int, attributes: dict[str, Any]) -> ObjectInfo:
@@ -427,6 +512,10 @@ def _code(exc: ClientError) -> str:
 
 
 def _translate(exc: BotoCoreError | ClientError, key: str) -> Exception:
+    if isinstance(exc, ClientError) and _code(exc) == "NoSuchUpload":
+        return UploadNotFoundError(f"no multipart upload of {key!r} with that id")
+    if isinstance(exc, ClientError) and _code(exc) in _BAD_PARTS:
+        return InvalidInputError(f"{key!r}: the parts cannot be assembled: {_code(exc)}")
     if isinstance(exc, ClientError) and _code(exc) in _MISSING:
         return ObjectNotFoundError(f"no object {key!r}")
     if isinstance(exc, ClientError) and _code(exc) == "PreconditionFailed":
