@@ -103,24 +103,17 @@ def report_page(session: Session, area_id: int, *, after: str | None, limit: int
         .correlate(FileVersion)
         .scalar_subquery()
     )
-    keys = select(FileVersion.id).where(FileVersion.area_id == area_id, is_current())
+    page = select(
+        FileVersion.name,
+        FileVersion.size,
+        FileVersion.checksums,
+        file_state_column(),
+        latest_validation_id_column().label("validation_id"),
+        notification_status.label("notification_status"),
+    ).where(FileVersion.area_id == area_id, is_current())
     if after is not None:
-        keys = keys.where(FileVersion.name > after)
-    # The page's ids first: the correlated subqueries then run for its rows only, never for every file
-    # of the area before the sort (a plan PostgreSQL chose once its statistics were stale: minutes/page).
-    page_ids = keys.order_by(FileVersion.name).limit(limit).subquery()
-    rows = (
-        select(
-            FileVersion.name,
-            FileVersion.size,
-            FileVersion.checksums,
-            file_state_column(),
-            latest_validation_id_column().label("validation_id"),
-            notification_status.label("notification_status"),
-        )
-        .join(page_ids, page_ids.c.id == FileVersion.id)
-        .subquery()
-    )
+        page = page.where(FileVersion.name > after)
+    rows = page.order_by(FileVersion.name).limit(limit).subquery()
     query = (
         select(
             rows.c.name,
