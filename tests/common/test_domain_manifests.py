@@ -1,6 +1,6 @@
 """Manifest verdicts that depend on validations, and the area state machine's seal, on PostgreSQL and
 SQLite; completeness announced once by concurrent recorders on PostgreSQL (the API tests drive the
-checksum paths: tests/api/test_manifests.py)."""
+checksum paths: tests/integration/test_manifests.py)."""
 
 from __future__ import annotations
 
